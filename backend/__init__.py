@@ -1,0 +1,94 @@
+"""LabelPath: the app factory, the composition root that wires every package together."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+
+from backend import errors, web
+from backend.config import load_config
+from backend.database import configure_engine
+from backend.extensions import api, db, limiter, migrate
+
+log = logging.getLogger("labelpath")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
+    app.config.update(load_config(Path(app.instance_path), config))
+    _configure_logging(app)
+    _init_extensions(app)
+    errors.register_error_handlers(app)
+    web.install_request_hooks(app)
+    web.install_security_headers(app)
+    _register_blueprints(app)
+    _register_commands(app)
+    _register_events_and_jobs(app)
+    _describe_outside_services(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _import_models() -> None:
+    """Every model module, so the metadata (and Alembic's autogenerate) sees every table."""
+    import backend.accounts.models
+    import backend.idempotency
+    import backend.skills.models  # noqa: F401
+
+
+def _init_extensions(app: Flask) -> None:
+    _import_models()
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    limiter.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
+                                                       "bearerFormat": "JWT"})
+
+
+def _register_blueprints(app: Flask) -> None:
+    import mobile_api
+    from backend import health
+
+    api.register_blueprint(health.blp)
+    for blueprint in mobile_api.BLUEPRINTS:
+        api.register_blueprint(blueprint)
+
+    # Swagger UI assets come from an installed package, never from a CDN (TRAPS.md).
+    @app.route("/api/docs/static/<path:filename>")
+    def swagger_ui_static(filename):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+
+def _register_commands(app: Flask) -> None:
+    from backend import cli
+
+    for command in cli.COMMANDS:
+        app.cli.add_command(command)
+
+
+def _register_events_and_jobs(app: Flask) -> None:
+    from backend import jobs as platform_jobs
+    from backend.skills import services as skills
+
+    skills.connect_handlers()
+    app.extensions["labelpath_jobs"] = [*platform_jobs.JOBS]
+
+
+def _describe_outside_services(app: Flask) -> None:
+    if app.config["TESTING"]:
+        return
+    if not app.config["STRIPE_API_KEY"]:
+        log.info("Stripe: no STRIPE_API_KEY; payouts stay queued in the ledger and nothing is paid.")
+    if not app.config["FIREBASE_CREDENTIALS"]:
+        log.info("Push: no Firebase credentials; notifications go to the in-app feed and the log.")

@@ -1,0 +1,88 @@
+"""Settings from the environment. One place lists every knob (the README's configuration table)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _int(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def _secret_key(env, instance_path: Path, testing: bool) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept under instance/.
+
+    Generating a key per process would break tokens between gunicorn workers (TRAPS.md).
+    """
+    if env.get("SECRET_KEY"):
+        return env["SECRET_KEY"]
+    if testing:
+        return "test-secret-key-not-for-production-use-0123456789"
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    log.warning(
+        "SECRET_KEY is not set: using the generated key in %s. Set SECRET_KEY in production.",
+        key_file,
+    )
+    return key_file.read_text().strip()
+
+
+def load_config(instance_path: Path, overrides: dict | None = None, env=os.environ) -> dict:
+    overrides = overrides or {}
+    testing = bool(overrides.get("TESTING")) or env.get("LABELPATH_ENV") == "testing"
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'labelpath.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    config = {
+        "ENV_NAME": "testing" if testing else env.get("LABELPATH_ENV", "development"),
+        "TESTING": testing,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "pool_size": _int(env, "DB_POOL_SIZE", 5),
+            "max_overflow": _int(env, "DB_MAX_OVERFLOW", 5),
+        },
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        "ACCESS_TOKEN_TTL_S": _int(env, "ACCESS_TOKEN_TTL_S", 15 * 60),
+        "REFRESH_TOKEN_TTL_S": _int(env, "REFRESH_TOKEN_TTL_S", 30 * 24 * 3600),
+        "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per minute"),
+        "LOGIN_LIMIT_PER_ADDRESS": env.get("LOGIN_LIMIT_PER_ADDRESS", "30 per minute"),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # argon2id; cheap parameters only in tests (TRAPS.md).
+        "ARGON2_TIME_COST": 1 if testing else _int(env, "ARGON2_TIME_COST", 3),
+        "ARGON2_MEMORY_COST": 1024 if testing else _int(env, "ARGON2_MEMORY_COST", 65536),
+        "CURRENCY": env.get("CURRENCY", "KRW"),
+        "CORS_ORIGINS": [o for o in env.get("CORS_ORIGINS", "").split(",") if o],
+        "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_CONNECT_WEBHOOK_SECRET": env.get("STRIPE_CONNECT_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", ""),
+        "FIREBASE_CREDENTIALS": env.get("FIREBASE_CREDENTIALS")
+        or env.get("GOOGLE_APPLICATION_CREDENTIALS", ""),
+        "PORT": _int(env, "PORT", 5000),
+        # flask-smorest / OpenAPI
+        "API_TITLE": "LabelPath API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "v1/openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/docs/static/",
+    }
+    config.update(overrides)
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and "SQLALCHEMY_ENGINE_OPTIONS" not in overrides:
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    config["SECRET_KEY"] = overrides.get("SECRET_KEY") or _secret_key(env, instance_path, testing)
+    return config

@@ -1,0 +1,102 @@
+"""Database building blocks shared by every domain's models.
+
+SQLite is the embedded default and PostgreSQL the production database; the helpers here hide
+the differences that matter: timezone-aware UTC datetimes, constraint names Alembic can diff,
+and SQLite transactions that take the write lock up front (``BEGIN IMMEDIATE``) so that two
+writers queue on the busy timeout instead of failing with "database is locked" half-way.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    """The one clock of the application (tests move it with time-machine)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware UTC datetimes on every database (SQLite stores naive values)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+# Read-only requests begin deferred transactions; everything else takes the write lock first.
+_sqlite_deferred = contextvars.ContextVar("sqlite_deferred", default=False)
+
+
+def read_only_transactions(enabled: bool) -> None:
+    """Mark what runs in this context as read-only (GET requests), so SQLite readers don't queue."""
+    _sqlite_deferred.set(enabled)
+
+
+def configure_engine(engine: sa.engine.Engine) -> None:
+    """Install the per-dialect connection settings on a freshly created engine."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (SQLAlchemy's recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN" if _sqlite_deferred.get() else "BEGIN IMMEDIATE")
+
+
+def is_postgresql(session_or_engine) -> bool:
+    bind = session_or_engine.get_bind() if hasattr(session_or_engine, "get_bind") else session_or_engine
+    return bind.dialect.name == "postgresql"
+
+
+def keyset_page(session, stmt, id_column, after_id: int | None, limit: int, descending: bool = True):
+    """One page of `stmt` ordered by id, starting after `after_id`; returns (rows, last_id or None)."""
+    if after_id is not None:
+        stmt = stmt.where(id_column < after_id if descending else id_column > after_id)
+    stmt = stmt.order_by(id_column.desc() if descending else id_column.asc()).limit(limit + 1)
+    rows = list(session.execute(stmt).scalars())
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    last_id = getattr(rows[-1], id_column.key) if has_more and rows else None
+    return rows, last_id

@@ -1,0 +1,139 @@
+"""Skills and worker levels. Every level change goes through set_level (history + event)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from backend import events
+from backend.database import utcnow
+from backend.errors import Invalid, NotFound
+from backend.extensions import db
+from backend.skills.models import LevelChange, Skill, WorkerSkill
+
+STARTER_SKILLS = (
+    ("bbox", {"ko": "바운딩 박스", "en": "Bounding boxes"}, 5),
+    ("ocr", {"ko": "한국어 OCR 전사", "en": "Korean OCR transcription"}, 5),
+    ("audio_transcription", {"ko": "회의 음성 전사", "en": "Meeting audio transcription"}, 5),
+    ("llm_eval", {"ko": "LLM 답변 평가", "en": "LLM answer evaluation"}, 5),
+)
+
+
+def ensure_starter_skills() -> None:
+    existing = set(db.session.execute(sa.select(Skill.code)).scalars())
+    for code, name, max_level in STARTER_SKILLS:
+        if code not in existing:
+            db.session.add(Skill(code=code, name=name, max_level=max_level))
+    db.session.flush()
+
+
+def list_skills() -> list[Skill]:
+    return list(db.session.execute(sa.select(Skill).order_by(Skill.code)).scalars())
+
+
+def get_skill(code: str) -> Skill:
+    skill = db.session.get(Skill, code)
+    if skill is None:
+        raise NotFound(f"No skill {code!r}.")
+    return skill
+
+
+def require_skill(code: str, field: str = "skill") -> Skill:
+    """Like get_skill, for input validation: an unknown code is a 422 on the field."""
+    skill = db.session.get(Skill, code)
+    if skill is None:
+        raise Invalid.field(field, f"Unknown skill {code!r}.")
+    return skill
+
+
+def _worker_skill(user_id: int, skill_code: str) -> WorkerSkill | None:
+    return db.session.execute(
+        sa.select(WorkerSkill).where(WorkerSkill.user_id == user_id, WorkerSkill.skill_code == skill_code)
+    ).scalar_one_or_none()
+
+
+def level_of(user_id: int, skill_code: str) -> int:
+    row = _worker_skill(user_id, skill_code)
+    return row.level if row else 0
+
+
+def levels_of(user_id: int) -> dict[str, int]:
+    rows = db.session.execute(
+        sa.select(WorkerSkill.skill_code, WorkerSkill.level).where(WorkerSkill.user_id == user_id)
+    )
+    return dict(rows.all())
+
+
+def set_level(user_id: int, skill_code: str, level: int, reason: str, *, actor_id: int | None = None,
+              source: str = "override") -> WorkerSkill:
+    """Set a worker's level, write a history row and emit level_changed (when it changed)."""
+    skill = get_skill(skill_code)
+    if not 0 <= level <= skill.max_level:
+        raise Invalid.field("level", f"Must be between 0 and {skill.max_level}.")
+    if not reason or not reason.strip():
+        raise Invalid.field("reason", "A reason is required.")
+    row = _worker_skill(user_id, skill_code)
+    if row is None:
+        row = WorkerSkill(user_id=user_id, skill_code=skill_code, level=0)
+        db.session.add(row)
+    old = row.level
+    if old == level:
+        return row
+    row.level = level
+    row.updated_at = utcnow()
+    db.session.add(LevelChange(user_id=user_id, skill_code=skill_code, old_level=old, new_level=level,
+                               reason=reason.strip()[:500], source=source, actor_id=actor_id))
+    db.session.flush()
+    events.level_changed.send(user_id=user_id, skill=skill_code, old_level=old, new_level=level,
+                              reason=reason, source=source)
+    return row
+
+
+def level_history(user_id: int, skill_code: str | None = None) -> list[LevelChange]:
+    stmt = sa.select(LevelChange).where(LevelChange.user_id == user_id)
+    if skill_code:
+        stmt = stmt.where(LevelChange.skill_code == skill_code)
+    return list(db.session.execute(stmt.order_by(LevelChange.id)).scalars())
+
+
+def worker_skills(user_id: int) -> list[dict]:
+    """Every skill with the worker's level (0 when never certified) and certificate date."""
+    rows = {row.skill_code: row for row in db.session.execute(
+        sa.select(WorkerSkill).where(WorkerSkill.user_id == user_id)).scalars()}
+    result = []
+    for skill in list_skills():
+        row = rows.get(skill.code)
+        result.append({
+            "skill": skill.code,
+            "name": skill.name,
+            "max_level": skill.max_level,
+            "level": row.level if row else 0,
+            "certified_until": row.certified_until if row else None,
+            "next_level": None,
+        })
+    return result
+
+
+def on_certificate_issued(_sender=None, *, user_id: int, skill: str, level: int,
+                          expires_at: dt.datetime, code: str, **_):
+    """A passed exam raises the level to what it grants (never lowers it) and records validity."""
+    current = level_of(user_id, skill)
+    if level > current:
+        set_level(user_id, skill, level, f"certificate {code}", source="certificate")
+    row = _worker_skill(user_id, skill)
+    if row is not None and (row.certified_until is None or expires_at > row.certified_until):
+        row.certified_until = expires_at
+
+
+def on_certificate_lapsed(_sender=None, *, user_id: int, skill: str, code: str, status: str, **_):
+    """An expired or revoked certificate suspends the skill's level until the worker passes again."""
+    set_level(user_id, skill, 0, f"certificate {code} {status}", source="lapse")
+    row = _worker_skill(user_id, skill)
+    if row is not None:
+        row.certified_until = None
+
+
+def connect_handlers() -> None:
+    events.certificate_issued.connect(on_certificate_issued)
+    events.certificate_lapsed.connect(on_certificate_lapsed)
