@@ -38,9 +38,14 @@ def _configure_logging(app: Flask) -> None:
 
 def _import_models() -> None:
     """Every model module, so the metadata (and Alembic's autogenerate) sees every table."""
-    import backend.accounts.models
-    import backend.idempotency
+    import backend.accounts.models  # noqa: F401
+    import backend.idempotency  # noqa: F401
+    import backend.microtasks.models  # noqa: F401
+    import backend.notifications.models  # noqa: F401
+    import backend.payouts.models  # noqa: F401
     import backend.skills.models  # noqa: F401
+    import courses.models  # noqa: F401
+    import quizzes.models  # noqa: F401
 
 
 def _init_extensions(app: Flask) -> None:
@@ -57,11 +62,17 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    import courses.views
     import mobile_api
+    import quizzes.views
     from backend import health
+    from backend.microtasks import views as microtasks_views
+    from backend.payouts import views as payouts_views
 
     api.register_blueprint(health.blp)
     for blueprint in mobile_api.BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    for blueprint in (courses.views.blp, quizzes.views.blp, microtasks_views.blp, payouts_views.blp):
         api.register_blueprint(blueprint)
 
     # Swagger UI assets come from an installed package, never from a CDN (TRAPS.md).
@@ -78,11 +89,19 @@ def _register_commands(app: Flask) -> None:
 
 
 def _register_events_and_jobs(app: Flask) -> None:
+    import courses.jobs
+    import quizzes.jobs
     from backend import jobs as platform_jobs
+    from backend.microtasks import jobs as microtasks_jobs
+    from backend.notifications import jobs as notifications_jobs
+    from backend.payouts import jobs as payouts_jobs
     from backend.skills import services as skills
 
     skills.connect_handlers()
-    app.extensions["labelpath_jobs"] = [*platform_jobs.JOBS]
+    app.extensions["labelpath_jobs"] = [
+        *platform_jobs.JOBS, *courses.jobs.JOBS, *quizzes.jobs.JOBS, *microtasks_jobs.JOBS,
+        *payouts_jobs.JOBS, *notifications_jobs.JOBS,
+    ]
 
 
 def _describe_outside_services(app: Flask) -> None:

@@ -34,4 +34,18 @@ def seed_demo() -> list[tuple[str, str, str]]:
             password = secrets.token_urlsafe(9)
             accounts.create_user(email, password, name, role=role)
             created.append((email, password, role))
+    for seed in _domain_seeds():
+        seed()
     return created
+
+
+def _domain_seeds():
+    import courses.demo
+    import quizzes.demo
+    from backend.microtasks import demo as microtasks_demo
+    from backend.notifications import demo as notifications_demo
+    from backend.payouts import demo as payouts_demo
+
+    # Order matters: exams require courses; projects need skills; payouts and feed need work done.
+    return (courses.demo.seed, quizzes.demo.seed, microtasks_demo.seed, payouts_demo.seed,
+            notifications_demo.seed)

@@ -1,5 +1,5 @@
 """The worker-facing HTTP API for phones (/api/v1/...). Only create_app imports this package."""
 
-from mobile_api import accounts, skills
+from mobile_api import accounts, exams, money, notifications, skills, tasks, training
 
-BLUEPRINTS = (accounts.blp, skills.blp)
+BLUEPRINTS = (accounts.blp, skills.blp, training.blp, exams.blp, tasks.blp, money.blp, notifications.blp)

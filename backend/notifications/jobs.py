@@ -1,0 +1,3 @@
+"""Scheduled jobs of notifications."""
+
+JOBS = []
