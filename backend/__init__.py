@@ -7,8 +7,9 @@ from pathlib import Path
 
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
+from flask_cors import CORS
 
-from backend import errors, web
+from backend import errors, observability, web
 from backend.config import load_config
 from backend.database import configure_engine
 from backend.extensions import api, db, limiter, migrate
@@ -19,9 +20,10 @@ log = logging.getLogger("labelpath")
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
     app.config.update(load_config(Path(app.instance_path), config))
-    _configure_logging(app)
+    observability.configure_logging(app)
     _init_extensions(app)
     errors.register_error_handlers(app)
+    observability.install_request_logging(app)
     web.install_request_hooks(app)
     web.install_security_headers(app)
     _register_blueprints(app)
@@ -29,11 +31,6 @@ def create_app(config: dict | None = None) -> Flask:
     _register_events_and_jobs(app)
     _describe_outside_services(app)
     return app
-
-
-def _configure_logging(app: Flask) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _import_models() -> None:
@@ -56,6 +53,8 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     limiter.init_app(app)
+    if app.config["CORS_ORIGINS"]:
+        CORS(app, origins=app.config["CORS_ORIGINS"], expose_headers=["Retry-After", "ETag", "X-Request-ID"])
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                        "bearerFormat": "JWT"})

@@ -7,10 +7,12 @@ import os
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from flask_migrate.cli import db as migrate_db_cli
 
 from backend import demo, scheduler
 from backend.accounts import services as accounts
 from backend.accounts.models import ROLES
+from backend.database import backup as database_backup
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.quality.cli import quality_cli
@@ -63,3 +65,15 @@ def run_scheduler():
 
 
 COMMANDS = (users_cli, scheduler_cli, seed_demo_command, quality_cli)
+
+
+@migrate_db_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def backup_database(path: str):
+    """Copy the SQLite database to PATH while the app runs (SQLite's online backup API)."""
+    try:
+        size = database_backup(db.engine, path)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up {size} bytes to {path}")

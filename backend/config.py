@@ -72,6 +72,8 @@ def load_config(instance_path: Path, overrides: dict | None = None, env=os.envir
         "FIREBASE_CREDENTIALS": env.get("FIREBASE_CREDENTIALS")
         or env.get("GOOGLE_APPLICATION_CREDENTIALS", ""),
         "PORT": _int(env, "PORT", 5000),
+        "LOG_FORMAT": env.get("LOG_FORMAT", "text"),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
         # flask-smorest / OpenAPI
         "API_TITLE": "LabelPath API",
         "API_VERSION": "v1",

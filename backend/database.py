@@ -100,3 +100,19 @@ def keyset_page(session, stmt, id_column, after_id: int | None, limit: int, desc
     rows = rows[:limit]
     last_id = getattr(rows[-1], id_column.key) if has_more and rows else None
     return rows, last_id
+
+
+def backup(engine: sa.engine.Engine, path: str) -> int:
+    """Online copy of a SQLite database (consistent while writers run); returns the file size."""
+    import os
+    import sqlite3
+
+    if engine.dialect.name != "sqlite":
+        raise ValueError("db backup copies the SQLite database; back up PostgreSQL with pg_dump (README).")
+    raw = engine.raw_connection()
+    try:
+        with sqlite3.connect(path) as target:
+            raw.driver_connection.backup(target)
+    finally:
+        raw.close()
+    return os.path.getsize(path)

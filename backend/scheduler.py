@@ -38,14 +38,17 @@ class Job:
 def run_job(app: Flask, job: Job) -> None:
     """Run one job in an app context with one commit; a failure rolls back and is logged."""
     from backend.extensions import db
+    from backend.observability import JOB_RUNS
 
     with app.app_context():
         try:
             result = job.func()
             db.session.commit()
+            JOB_RUNS.labels(job.id, "ok").inc()
             log.info("job %s done: %s", job.id, result)
         except Exception:
             db.session.rollback()
+            JOB_RUNS.labels(job.id, "failed").inc()
             log.exception("job %s failed", job.id)
             raise
 
