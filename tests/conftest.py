@@ -26,10 +26,16 @@ PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0
 DB_FIXTURES = {"database_url", "app", "committing_app", "client", "auth"}
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres_only: runs only in the PostgreSQL pass")
+
+
 def pytest_collection_modifyitems(config, items):
     if TEST_DB == "sqlite":
-        return
-    selected = [item for item in items if DB_FIXTURES & set(getattr(item, "fixturenames", ()))]
+        selected = [item for item in items if not item.get_closest_marker("postgres_only")]
+    else:
+        selected = [item for item in items if DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+                    or item.get_closest_marker("postgres_only")]
     deselected = [item for item in items if item not in selected]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
