@@ -36,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
 def _import_models() -> None:
     """Every model module, so the metadata (and Alembic's autogenerate) sees every table."""
     import backend.accounts.models  # noqa: F401
+    import backend.audit.models  # noqa: F401
     import backend.idempotency  # noqa: F401
     import backend.microtasks.models  # noqa: F401
     import backend.notifications.models  # noqa: F401
@@ -65,13 +66,15 @@ def _register_blueprints(app: Flask) -> None:
     import mobile_api
     import quizzes.views
     from backend import health
+    from backend.audit import views as audit_views
     from backend.microtasks import views as microtasks_views
     from backend.payouts import views as payouts_views
 
     api.register_blueprint(health.blp)
     for blueprint in mobile_api.BLUEPRINTS:
         api.register_blueprint(blueprint)
-    for blueprint in (courses.views.blp, quizzes.views.blp, microtasks_views.blp, payouts_views.blp):
+    for blueprint in (courses.views.blp, quizzes.views.blp, microtasks_views.blp, payouts_views.blp,
+                      audit_views.blp):
         api.register_blueprint(blueprint)
 
     # Swagger UI assets come from an installed package, never from a CDN (TRAPS.md).

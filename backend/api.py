@@ -49,6 +49,12 @@ class Blueprint(flask_smorest.Blueprint):
         return self.alt_response(status, schema=ProblemSchema, description=description,
                                  content_type=PROBLEM_MIMETYPE)
 
+    def csv_export(self):
+        """Document that this list also answers as CSV (?format=csv or Accept: text/csv)."""
+        return self.alt_response(200, content_type="text/csv", success=True,
+                                 description="The same list as CSV (UTF-8 with BOM), for ?format=csv "
+                                             "or Accept: text/csv")
+
 
 def document_error_refs(view, *statuses: int) -> None:
     """Add shared error responses (e.g. 401, 403) to a view's OpenAPI operation."""

@@ -7,6 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from backend import events
+from backend.audit import services as audit
 from backend.database import utcnow
 from backend.errors import Invalid, NotFound
 from backend.extensions import db
@@ -84,6 +85,10 @@ def set_level(user_id: int, skill_code: str, level: int, reason: str, *, actor_i
     row.updated_at = utcnow()
     db.session.add(LevelChange(user_id=user_id, skill_code=skill_code, old_level=old, new_level=level,
                                reason=reason.strip()[:500], source=source, actor_id=actor_id))
+    if actor_id is not None:
+        audit.record(actor_id=actor_id, action="level.override", target_type="user", target_id=user_id,
+                     reason=reason, before={"skill": skill_code, "level": old},
+                     after={"skill": skill_code, "level": level})
     db.session.flush()
     events.level_changed.send(user_id=user_id, skill=skill_code, old_level=old, new_level=level,
                               reason=reason, source=source)
