@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import hashlib
 import io
 from functools import wraps
 
 from flask import Flask, Response, current_app, g, json, make_response, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend import i18n, idempotency
@@ -168,3 +170,13 @@ def install_security_headers(app: Flask) -> None:
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with datetimes as UTC ISO 8601 with a Z (the API's one time format)."""
+
+    @staticmethod
+    def default(value):
+        if isinstance(value, dt.datetime):
+            return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return DefaultJSONProvider.default(value)

@@ -1,5 +1,6 @@
-from flask import current_app, request
+from flask import current_app, jsonify, request
 
+from backend import privacy
 from backend.accounts import schemas
 from backend.accounts import services as accounts
 from backend.api import Blueprint
@@ -64,3 +65,21 @@ def me():
 @blp.response(200, schemas.MeSchema)
 def update_me(body):
     return accounts.profile(accounts.update_profile(current_user(), body))
+
+
+@blp.route("/me/export", methods=["GET"])
+@auth_required()
+@blp.response(200, content_type="application/json")
+def export_me():
+    """Everything LabelPath holds about you, as one JSON document (PIPA / GDPR access right)."""
+    return jsonify(privacy.export_user_data(current_user().id))
+
+
+@blp.route("/me", methods=["DELETE"])
+@auth_required()
+@blp.arguments(schemas.DeleteAccountSchema)
+@blp.response(204)
+@blp.problem(401, "The password does not match")
+def delete_me(body):
+    """Delete the account: personal data is anonymised; earnings records and submitted work stay."""
+    privacy.delete_account(current_user(), body["password"])

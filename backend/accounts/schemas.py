@@ -65,3 +65,7 @@ class TokensSchema(Schema):
 
 class SessionSchema(TokensSchema):
     user = fields.Nested(UserSchema, required=True)
+
+
+class DeleteAccountSchema(Schema):
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=128))

@@ -217,3 +217,25 @@ def profile(user: User) -> dict:
 
     return {"id": user.id, "email": user.email, "display_name": user.display_name, "role": user.role,
             "locale": user.locale, "timezone": user.timezone, "skills": skills.worker_skills(user.id)}
+
+
+def check_password(user: User, password: str) -> bool:
+    return _password_matches(user, password)
+
+
+def export_account(user_id: int) -> dict:
+    user = get_user(user_id)
+    return {"id": user.id, "email": user.email, "display_name": user.display_name, "role": user.role,
+            "locale": user.locale, "timezone": user.timezone, "created_at": user.created_at,
+            "last_active_at": user.last_active_at}
+
+
+def anonymise(user: User) -> None:
+    """Delete an account's personal data, keep the row (ledger and work refer to it)."""
+    user.email = f"deleted-{user.id}@deleted.invalid"
+    user.display_name = "삭제된 사용자"
+    user.password_hash = hash_password(secrets.token_urlsafe(32))
+    user.timezone = "UTC"
+    user.deleted_at = utcnow()
+    db.session.execute(sa.delete(RefreshToken).where(RefreshToken.user_id == user.id))
+    db.session.flush()

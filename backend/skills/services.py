@@ -142,3 +142,12 @@ def on_certificate_lapsed(_sender=None, *, user_id: int, skill: str, code: str, 
 def connect_handlers() -> None:
     events.certificate_issued.connect(on_certificate_issued)
     events.certificate_lapsed.connect(on_certificate_lapsed)
+
+
+def export_levels(user_id: int) -> dict:
+    return {
+        "levels": [{"skill": s["skill"], "level": s["level"], "certified_until": s["certified_until"]}
+                   for s in worker_skills(user_id)],
+        "history": [{"skill": c.skill_code, "from": c.old_level, "to": c.new_level, "reason": c.reason,
+                     "source": c.source, "at": c.created_at} for c in level_history(user_id)],
+    }
