@@ -20,6 +20,7 @@ log = logging.getLogger("labelpath")
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
     app.config.update(load_config(Path(app.instance_path), config))
+    app.json = web.JSONProvider(app)
     observability.configure_logging(app)
     _init_extensions(app)
     errors.register_error_handlers(app)
@@ -100,10 +101,20 @@ def _register_events_and_jobs(app: Flask) -> None:
     from backend.skills import services as skills
 
     skills.connect_handlers()
+    _register_personal_data()
     app.extensions["labelpath_jobs"] = [
         *platform_jobs.JOBS, *courses.jobs.JOBS, *quizzes.jobs.JOBS, *microtasks_jobs.JOBS,
         *payouts_jobs.JOBS, *notifications_jobs.JOBS,
     ]
+
+
+def _register_personal_data() -> None:
+    from backend import privacy
+    from backend.accounts import services as accounts
+    from backend.skills import services as skills
+
+    privacy.register(privacy.DataSection("account", accounts.export_account))
+    privacy.register(privacy.DataSection("skills", skills.export_levels))
 
 
 def _describe_outside_services(app: Flask) -> None:
