@@ -21,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
     app.config.update(load_config(Path(app.instance_path), config))
     app.json = web.JSONProvider(app)
+    web.install_url_converters(app)
     observability.configure_logging(app)
     _init_extensions(app)
     errors.register_error_handlers(app)
@@ -39,10 +40,13 @@ def _import_models() -> None:
     import backend.accounts.models  # noqa: F401
     import backend.audit.models  # noqa: F401
     import backend.idempotency  # noqa: F401
+    import backend.microtasks.collection.models  # noqa: F401
     import backend.microtasks.models  # noqa: F401
     import backend.notifications.models  # noqa: F401
     import backend.payouts.models  # noqa: F401
+    import backend.quality.models  # noqa: F401
     import backend.skills.models  # noqa: F401
+    import backend.workforce.models  # noqa: F401
     import courses.models  # noqa: F401
     import quizzes.models  # noqa: F401
 
@@ -69,13 +73,16 @@ def _register_blueprints(app: Flask) -> None:
     from backend import health
     from backend.audit import views as audit_views
     from backend.microtasks import views as microtasks_views
+    from backend.microtasks.collection import views as collection_views
     from backend.payouts import views as payouts_views
+    from backend.workforce import views as workforce_views
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(collection_views.blp)
     for blueprint in mobile_api.BLUEPRINTS:
         api.register_blueprint(blueprint)
     for blueprint in (courses.views.blp, quizzes.views.blp, microtasks_views.blp, payouts_views.blp,
-                      audit_views.blp):
+                      audit_views.blp, workforce_views.blp):
         api.register_blueprint(blueprint)
 
     # Swagger UI assets come from an installed package, never from a CDN (TRAPS.md).
@@ -96,25 +103,39 @@ def _register_events_and_jobs(app: Flask) -> None:
     import quizzes.jobs
     from backend import jobs as platform_jobs
     from backend.microtasks import jobs as microtasks_jobs
+    from backend.microtasks import services as microtasks
+    from backend.microtasks.collection import jobs as collection_jobs
+    from backend.microtasks.collection import services as collection
     from backend.notifications import jobs as notifications_jobs
+    from backend.notifications import services as notifications
     from backend.payouts import jobs as payouts_jobs
+    from backend.payouts import services as payouts
+    from backend.quality import jobs as quality_jobs
     from backend.skills import services as skills
+    from backend.workforce import jobs as workforce_jobs
 
     skills.connect_handlers()
+    payouts.connect_handlers()
+    notifications.connect_handlers()
+    collection.connect_handlers()
+    microtasks.connect_handlers()
     _register_personal_data()
     app.extensions["labelpath_jobs"] = [
         *platform_jobs.JOBS, *courses.jobs.JOBS, *quizzes.jobs.JOBS, *microtasks_jobs.JOBS,
-        *payouts_jobs.JOBS, *notifications_jobs.JOBS,
+        *payouts_jobs.JOBS, *notifications_jobs.JOBS, *collection_jobs.JOBS, *quality_jobs.JOBS,
+        *workforce_jobs.JOBS,
     ]
 
 
 def _register_personal_data() -> None:
     from backend import privacy
     from backend.accounts import services as accounts
+    from backend.microtasks.collection import services as collection
     from backend.skills import services as skills
 
     privacy.register(privacy.DataSection("account", accounts.export_account))
     privacy.register(privacy.DataSection("skills", skills.export_levels))
+    privacy.register(privacy.DataSection("collection", collection.export_collection, collection.erase_collection))
 
 
 def _describe_outside_services(app: Flask) -> None:

@@ -15,7 +15,10 @@ from backend.accounts.models import ROLES
 from backend.database import backup as database_backup
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.microtasks.cli import tasks_cli
 from backend.quality.cli import quality_cli
+from courses.cli import courses_cli
+from quizzes.cli import quizzes_cli
 
 users_cli = AppGroup("users", help="Manage accounts.")
 scheduler_cli = AppGroup("scheduler", help="Run the job scheduler (one process per deployment).")
@@ -64,7 +67,7 @@ def run_scheduler():
     scheduler.run(current_app._get_current_object())
 
 
-COMMANDS = (users_cli, scheduler_cli, seed_demo_command, quality_cli)
+COMMANDS = (users_cli, scheduler_cli, seed_demo_command, quality_cli, courses_cli, quizzes_cli, tasks_cli)
 
 
 @migrate_db_cli.command("backup")

@@ -69,8 +69,35 @@ def load_config(instance_path: Path, overrides: dict | None = None, env=os.envir
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_CONNECT_WEBHOOK_SECRET": env.get("STRIPE_CONNECT_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE", ""),
+        "STRIPE_CONNECT_RETURN_URL": env.get("STRIPE_CONNECT_RETURN_URL")
+        or f"http://127.0.0.1:{_int(env, 'PORT', 5000)}/api/v1/payout-account/return",
+        "STRIPE_CONNECT_REFRESH_URL": env.get("STRIPE_CONNECT_REFRESH_URL")
+        or f"http://127.0.0.1:{_int(env, 'PORT', 5000)}/api/v1/payout-account/refresh",
+        # Payouts: seconds a reward stays pending for review (0 = available at once), and the
+        # smallest payout in minor units of CURRENCY.
+        "REVIEW_WINDOW_S": _int(env, "REVIEW_WINDOW_S", 0),
+        "PAYOUT_MINIMUM": _int(env, "PAYOUT_MINIMUM", 10000),
         "FIREBASE_CREDENTIALS": env.get("FIREBASE_CREDENTIALS")
         or env.get("GOOGLE_APPLICATION_CREDENTIALS", ""),
+        # Push: FCM host (empty = Google; tests point it at a stand-in), project (empty = the
+        # service account's), HTTP timeout per request, messages per send_each batch (≤ 500).
+        "FCM_API_BASE": env.get("FCM_API_BASE", ""),
+        "FCM_PROJECT_ID": env.get("FCM_PROJECT_ID", ""),
+        "FCM_HTTP_TIMEOUT_S": float(env.get("FCM_HTTP_TIMEOUT_S") or 5),
+        "FCM_BATCH_SIZE": min(500, _int(env, "FCM_BATCH_SIZE", 100)),
+        # Media storage (backend/storage.py): local disk under instance/ or an S3-compatible
+        # bucket (credentials from the standard AWS environment); signed URLs live this long.
+        "STORAGE_BACKEND": env.get("STORAGE_BACKEND", "local"),
+        "STORAGE_LOCAL_DIR": env.get("STORAGE_LOCAL_DIR") or str(instance_path / "media"),
+        "S3_BUCKET": env.get("S3_BUCKET", ""),
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL", ""),
+        "S3_REGION": env.get("S3_REGION", ""),
+        "MEDIA_URL_TTL_S": _int(env, "MEDIA_URL_TTL_S", 300),
+        # Collection uploads: largest chunk per request, largest file, hours an unfinished or
+        # unsubmitted upload is kept.
+        "UPLOAD_CHUNK_MAX_BYTES": _int(env, "UPLOAD_CHUNK_MAX_BYTES", 5 * 1024 * 1024),
+        "UPLOAD_MAX_BYTES": _int(env, "UPLOAD_MAX_BYTES", 200 * 1024 * 1024),
+        "UPLOAD_TTL_S": _int(env, "UPLOAD_TTL_S", 24 * 3600),
         "PORT": _int(env, "PORT", 5000),
         "LOG_FORMAT": env.get("LOG_FORMAT", "text"),
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),

@@ -43,9 +43,13 @@ def _domain_seeds():
     import courses.demo
     import quizzes.demo
     from backend.microtasks import demo as microtasks_demo
+    from backend.microtasks.collection import demo as collection_demo
     from backend.notifications import demo as notifications_demo
     from backend.payouts import demo as payouts_demo
+    from backend.quality import demo as quality_demo
+    from backend.workforce import demo as workforce_demo
 
-    # Order matters: exams require courses; projects need skills; payouts and feed need work done.
-    return (courses.demo.seed, quizzes.demo.seed, microtasks_demo.seed, payouts_demo.seed,
-            notifications_demo.seed)
+    # Order matters: exams require courses; projects need skills; the simulated workforce works on
+    # the projects; payouts and the feed come from work done.
+    return (courses.demo.seed, quizzes.demo.seed, microtasks_demo.seed, collection_demo.seed,
+            workforce_demo.seed, quality_demo.seed, payouts_demo.seed, notifications_demo.seed)

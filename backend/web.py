@@ -15,6 +15,7 @@ from functools import wraps
 from flask import Flask, Response, current_app, g, json, make_response, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.routing import IntegerConverter
 
 from backend import i18n, idempotency
 from backend.accounts import services as accounts
@@ -26,6 +27,22 @@ from backend.extensions import db
 STAFF = ("manager", "admin")
 REVIEWERS = ("reviewer", "manager", "admin")
 _READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+ID_MAX = 2**63 - 1  # the largest id SQLite's INTEGER and PostgreSQL's bigint hold
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` up to ID_MAX: a larger number names nothing (404) instead of overflowing the
+    database driver (500). The OpenAPI document states the bound."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=ID_MAX, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def install_url_converters(app: Flask) -> None:
+    """Before any route is added."""
+    app.url_map.converters["int"] = IdConverter
 
 
 def current_user():

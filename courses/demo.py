@@ -1,5 +1,8 @@
-"""Demo content of courses for `make run`."""
+"""Demo content of courses for `make run`: every pack under courses/packs (published)."""
+
+from courses import services
 
 
 def seed() -> None:
-    """Load the demo content of this domain (idempotent)."""
+    """Import the starter course packs (idempotent: unchanged packs are left alone)."""
+    services.import_demo_packs()

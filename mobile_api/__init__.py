@@ -1,5 +1,6 @@
 """The worker-facing HTTP API for phones (/api/v1/...). Only create_app imports this package."""
 
-from mobile_api import accounts, exams, money, notifications, skills, tasks, training
+from mobile_api import accounts, exams, money, notifications, skills, tasks, training, uploads
 
-BLUEPRINTS = (accounts.blp, skills.blp, training.blp, exams.blp, tasks.blp, money.blp, notifications.blp)
+BLUEPRINTS = (accounts.blp, skills.blp, training.blp, exams.blp, tasks.blp, money.blp, notifications.blp,
+               uploads.blp)

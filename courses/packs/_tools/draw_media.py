@@ -2,6 +2,7 @@
 """(Re)draw every media file of the starter course packs, deterministically.
 
 Run from anywhere:  python courses/packs/_tools/draw_media.py
+Check the bbox answer keys against the drawings:  python courses/packs/_tools/draw_media.py --check
 
 Needs Pillow and the Debian Korean fonts:
     apt-get install fonts-nanum fonts-nanum-extra
@@ -24,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 PACKS = Path(__file__).resolve().parent.parent
 FONT_DIR = Path("/usr/share/fonts/truetype/nanum")
 MAX_BYTES = 60 * 1024
-DRY_RUN = False  # check_packs.py sets this to redraw in memory and compare the bbox keys
+DRY_RUN = False  # --check sets this: redraw in memory and compare the bbox answer keys
 
 GOTHIC = "NanumGothic.ttf"
 GOTHIC_BOLD = "NanumGothicBold.ttf"
@@ -580,7 +581,39 @@ def llm_media() -> None:
     save(img, pack, "pairwise-flow.png")
 
 
+def check_answer_keys() -> int:
+    """Compare the bbox answer keys in bbox-basics/lessons/*.md with the boxes drawn here.
+
+    `flask courses import` checks everything else about the packs; only this script knows where it
+    drew each object. Run:  python courses/packs/_tools/draw_media.py --check   (exit 1 on a mismatch)
+    """
+    import re
+
+    import yaml
+
+    global DRY_RUN
+    DRY_RUN = True
+    bbox_media()
+    problems = 0
+    for lesson in sorted((PACKS / "bbox-basics" / "lessons").glob("*.md")):
+        meta = yaml.safe_load(re.match(r"\A---\n(.*?)\n---\n", lesson.read_text(encoding="utf-8"), re.S).group(1))
+        for block in meta.get("blocks") or []:
+            question = block.get("question") or {}
+            if question.get("kind") != "bbox":
+                continue
+            name = Path(question["media"][0]["url"]).name
+            want = sorted((b["label"], b["x"], b["y"], b["w"], b["h"]) for b in question["answer"]["boxes"])
+            have = sorted((b["label"], b["x"], b["y"], b["w"], b["h"]) for b in BOXES.get(name, []))
+            if want != have:
+                problems += 1
+                print(f"{lesson.name} [{question.get('key')}]: answer boxes {want} != drawn {have}")
+    print("OK" if not problems else f"{problems} mismatch(es)")
+    return 1 if problems else 0
+
+
 def main() -> None:
+    if "--check" in sys.argv[1:]:
+        sys.exit(check_answer_keys())
     bbox_media()
     ocr_media()
     meeting_media()

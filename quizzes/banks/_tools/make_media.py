@@ -5,7 +5,8 @@
 
 Images are drawn with Pillow; OCR images need a Korean font (Debian package fonts-nanum), audio
 needs espeak-ng (Korean voice `ko`) and sox (OGG Vorbis). The answer keys in the bank YAML files
-are the boxes and texts printed here; check_banks.py compares them again.
+are the boxes and texts printed here; tests/quizzes/test_bank_content.py compares them again, and
+`flask --app wsgi quizzes import --dry-run quizzes/banks` checks the banks themselves.
 
 File names: media/<bank-key>-<question-key>.<ext>.
 """

@@ -1,0 +1,5 @@
+"""Scheduled jobs of quality (aggregation, review). Append your Job entries."""
+
+from backend.scheduler import Job
+
+JOBS: list[Job] = []

@@ -1,0 +1,5 @@
+"""Demo workforce for `make run`."""
+
+
+def seed() -> None:
+    """Load the demo content of this domain (idempotent)."""

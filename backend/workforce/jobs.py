@@ -1,0 +1,3 @@
+"""Scheduled jobs of workforce analytics."""
+
+JOBS = []
