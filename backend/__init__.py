@@ -75,15 +75,21 @@ def _register_blueprints(app: Flask) -> None:
     from backend.microtasks import views as microtasks_views
     from backend.microtasks.collection import views as collection_views
     from backend.payouts import views as payouts_views
+    from backend.quality import review_views
+    from backend.quality import views as quality_views
+    from backend.workforce import dashboard as workforce_dashboard
     from backend.workforce import views as workforce_views
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(review_views.blp)
+    api.register_blueprint(quality_views.blp)
     api.register_blueprint(collection_views.blp)
     for blueprint in mobile_api.BLUEPRINTS:
         api.register_blueprint(blueprint)
     for blueprint in (courses.views.blp, quizzes.views.blp, microtasks_views.blp, payouts_views.blp,
                       audit_views.blp, workforce_views.blp):
         api.register_blueprint(blueprint)
+    app.register_blueprint(workforce_dashboard.bp)  # HTML pages under /dashboard (not in the OpenAPI document)
 
     # Swagger UI assets come from an installed package, never from a CDN (TRAPS.md).
     @app.route("/api/docs/static/<path:filename>")
@@ -111,6 +117,8 @@ def _register_events_and_jobs(app: Flask) -> None:
     from backend.payouts import jobs as payouts_jobs
     from backend.payouts import services as payouts
     from backend.quality import jobs as quality_jobs
+    from backend.quality import results as quality_results
+    from backend.quality import review as quality_review
     from backend.skills import services as skills
     from backend.workforce import jobs as workforce_jobs
 
@@ -119,6 +127,8 @@ def _register_events_and_jobs(app: Flask) -> None:
     notifications.connect_handlers()
     collection.connect_handlers()
     microtasks.connect_handlers()
+    quality_review.connect_handlers()
+    quality_results.connect_handlers()
     _register_personal_data()
     app.extensions["labelpath_jobs"] = [
         *platform_jobs.JOBS, *courses.jobs.JOBS, *quizzes.jobs.JOBS, *microtasks_jobs.JOBS,

@@ -13,7 +13,13 @@ PROBLEM_MIMETYPE = "application/problem+json"
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details (documentation only; backend.errors builds the bodies)."""
+    """RFC 9457 problem details (documentation only; backend.errors builds the bodies).
+
+    Problems may carry extension members (RFC 9457 §3.2) that docs/API.md names per problem:
+    `retry_after`, `attempt_id`, `missing`, `locked_reason`, `offset`, …"""
+
+    class Meta:
+        unknown = ma.INCLUDE  # documented as additionalProperties: extension members are allowed
 
     type = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
@@ -23,6 +29,8 @@ class ProblemSchema(ma.Schema):
         keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
         metadata={"description": "field → messages, for 422"},
     )
+    retry_after = ma.fields.Integer(metadata={"description": "for 429: seconds until a retry may succeed "
+                                                             "(as the Retry-After header)"})
 
 
 class ProblemApi(Api):

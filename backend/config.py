@@ -15,6 +15,11 @@ def _int(env, name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _float(env, name: str, default: float) -> float:
+    raw = env.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
 def _secret_key(env, instance_path: Path, testing: bool) -> str:
     """SECRET_KEY from the environment, else one generated once and kept under instance/.
 
@@ -77,6 +82,18 @@ def load_config(instance_path: Path, overrides: dict | None = None, env=os.envir
         # smallest payout in minor units of CURRENCY.
         "REVIEW_WINDOW_S": _int(env, "REVIEW_WINDOW_S", 0),
         "PAYOUT_MINIMUM": _int(env, "PAYOUT_MINIMUM", 10000),
+        # Review (backend/quality/review.py, floors.py): appeal window; how long a sampled submission
+        # waits for a reviewer (0 = REVIEW_WINDOW_S, or 3 days when that is 0); sampling rates
+        # (everyone, new workers, low gold accuracy); fast = under this share of the project's
+        # median time; gold accuracy floor and the window of latest gold answers it looks at.
+        "APPEAL_WINDOW_S": _int(env, "APPEAL_WINDOW_S", 7 * 24 * 3600),
+        "REVIEW_DEADLINE_S": _int(env, "REVIEW_DEADLINE_S", 0),
+        "REVIEW_SAMPLE_RATE": _float(env, "REVIEW_SAMPLE_RATE", 0.05),
+        "REVIEW_SAMPLE_RATE_NEW": _float(env, "REVIEW_SAMPLE_RATE_NEW", 0.25),
+        "REVIEW_SAMPLE_RATE_LOW_ACCURACY": _float(env, "REVIEW_SAMPLE_RATE_LOW_ACCURACY", 0.5),
+        "FAST_SUBMIT_RATIO": _float(env, "FAST_SUBMIT_RATIO", 0.25),
+        "GOLD_ACCURACY_FLOOR": _float(env, "GOLD_ACCURACY_FLOOR", 0.7),
+        "GOLD_FLOOR_WINDOW": _int(env, "GOLD_FLOOR_WINDOW", 40),
         "FIREBASE_CREDENTIALS": env.get("FIREBASE_CREDENTIALS")
         or env.get("GOOGLE_APPLICATION_CREDENTIALS", ""),
         # Push: FCM host (empty = Google; tests point it at a stand-in), project (empty = the

@@ -155,19 +155,26 @@ def handle_http_exception(error: HTTPException):
     if error.code == 413:
         return problem(413, "The request body is larger than this server accepts.")
     if error.code == 429:
-        return problem(429, "Too many requests; try again later.", slug="rate-limited",
-                       headers={"Retry-After": _retry_after(error)})
+        seconds = _retry_after(error)
+        return problem(429, i18n.localize(_TOO_MANY).format(seconds=seconds), slug="rate-limited",
+                       headers={"Retry-After": str(seconds)}, retry_after=seconds)
     headers = {k: v for k, v in error.get_headers() if k.lower() in ("allow", "retry-after")}
     detail = error.description if error.code and error.code < 500 else None
     return problem(error.code or 500, detail, headers=headers)
 
 
-def _retry_after(error) -> str:
-    limit = getattr(error, "limit", None)
-    reset = getattr(limit, "reset_at", None) if limit else None
-    if reset:
-        return str(max(1, int(reset - time.time())))
-    return "60"
+_TOO_MANY = {"ko": "요청이 너무 많습니다. {seconds}초 후에 다시 시도해 주세요.",
+             "en": "Too many requests; try again in {seconds} seconds."}
+
+
+def _retry_after(error) -> int:
+    """Seconds until the limit that was hit lets a request through again."""
+    from backend.extensions import limiter
+
+    current = limiter.current_limit if getattr(error, "limit", None) is not None else None
+    if current is not None and current.reset_at:
+        return max(1, int(current.reset_at - time.time()))  # as flask-limiter writes Retry-After
+    return 60
 
 
 def handle_domain_error(error: DomainError):

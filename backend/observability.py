@@ -110,11 +110,10 @@ def install_request_logging(app: Flask) -> None:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         LATENCY.labels(request.method, route).observe(elapsed)
-        user = g.get("current_user")
         access_log.info("%s %s %s", request.method, route, response.status_code, extra={"fields": {
             "request_id": g.get("request_id"), "method": request.method, "route": route,
             "path": request.path, "status": response.status_code,
-            "duration_ms": round(elapsed * 1000, 2), "user_id": user.id if user is not None else None,
+            "duration_ms": round(elapsed * 1000, 2), "user_id": g.get("current_user_id"),
         }})
         return response
 

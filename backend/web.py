@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import secrets
 from functools import wraps
 
 from flask import Flask, Response, current_app, g, json, make_response, request
@@ -29,7 +30,7 @@ REVIEWERS = ("reviewer", "manager", "admin")
 _READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-ID_MAX = 2**63 - 1  # the largest id SQLite's INTEGER and PostgreSQL's bigint hold
+ID_MAX = 2**31 - 1  # the largest id an INTEGER column holds on PostgreSQL (and SQLite)
 
 
 class IdConverter(IntegerConverter):
@@ -73,6 +74,7 @@ def auth_required(*roles: str):
             if roles and user.role not in roles:
                 raise Forbidden("Your role may not do this.")
             g.current_user = user
+            g.current_user_id = user.id  # read after the commit without reloading the user
             i18n.set_locale(user.locale)
             return view(*args, **kwargs)
 
@@ -106,7 +108,7 @@ def idempotent(view):
         if key is None:
             return view(*args, **kwargs)
         key = idempotency.check_key(key)
-        user_id = current_user().id
+        user_id = g.current_user_id
         fingerprint = _fingerprint()
         record = idempotency.find(user_id, key)
         if record is not None:
@@ -178,9 +180,31 @@ def install_request_hooks(app: Flask) -> None:
         return response
 
 
+# Every HTML page: scripts only from this server or inline with this response's nonce (templates
+# write `nonce="{{ csp_nonce() }}"`), nothing framed, no plugins, no foreign forms.
+HTML_CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+# Everything else (JSON, CSV, files) is never a page: nothing may run or load from it.
+OTHER_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def csp_nonce() -> str:
+    """This response's CSP nonce (one per request, made on first use)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
 def install_security_headers(app: Flask) -> None:
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
     @app.after_request
     def _security_headers(response: Response):
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", HTML_CSP.format(nonce=csp_nonce()))
+        else:
+            response.headers.setdefault("Content-Security-Policy", OTHER_CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

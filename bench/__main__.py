@@ -28,7 +28,8 @@ def parse(argv: list[str] | None = None) -> Options:
     p.add_argument("--phones", type=lambda s: [int(x) for x in s.split(",")], help="concurrency levels, e.g. 8,32,128")
     p.add_argument("--duration", type=float, help="measured seconds per level (default 30; quick 6)")
     p.add_argument("--ceiling-duration", type=float, help="measured seconds per ceiling level")
-    p.add_argument("--max-connections", type=int, default=48, help="connections the ceiling may open (≤ 64)")
+    p.add_argument("--max-connections", type=int, default=40,
+                   help="connections the ceiling may open (≤ 64; 40 keeps a whole run ≤ 64 with the app's pool)")
     p.add_argument("--scaling", type=_sizes, help="pool sizes of the scaling row, e.g. 10000,100000,1000000")
     p.add_argument("--lease-seconds", type=int, help="lease time of the bench projects (default 5; quick 3)")
     p.add_argument("--gunicorn-workers", type=int, default=ServerConfig.workers)
@@ -84,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.render(rep))
     if opts.write:
         print(f"Written to {opts.results_path}")
-    if rep.violations:
-        print(f"FAIL: {rep.violations} invariant violation(s)", file=sys.stderr)
+    if rep.violations or rep.failures:
+        print(f"FAIL: {rep.violations} invariant violation(s), {len(rep.failures)} failed phase(s)", file=sys.stderr)
         return 1
     return 0
 

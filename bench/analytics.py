@@ -12,6 +12,9 @@ import inspect
 import time
 
 NAMES = ("summary", "funnel")
+# Jobs that keep the queries' rollups current in production: run one before timing (and report it).
+PREPARE = ("rebuild_rollups", "refresh_rollups")
+SLOW_S = 5.0
 
 
 def available() -> tuple[bool, str]:
@@ -35,7 +38,8 @@ def _call(func):
 
 
 def measure(url: str, size: str, repeats: int = 3) -> list[dict]:
-    """Best of `repeats` (after one warm-up call) per query, in an app context on `url`."""
+    """Best of 1 + `repeats` calls per query (a single call when the first takes over SLOW_S), in an
+    app context on `url`, after the rollup job the queries read from."""
     ok, note = available()
     if not ok:
         return [{"name": f"workforce {name}", "size": size, "seconds": None, "note": note} for name in NAMES]
@@ -47,20 +51,42 @@ def measure(url: str, size: str, repeats: int = 3) -> list[dict]:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET_KEY})
     rows = []
     with app.test_request_context():
+        for name in PREPARE:
+            job = getattr(module, name, None)
+            if not callable(job):
+                continue
+            try:
+                started = time.perf_counter()
+                _call(job)
+                db.session.commit()
+                rows.append({"name": f"workforce {name} (scheduled job, run once first)", "size": size,
+                             "seconds": time.perf_counter() - started, "note": "not a target: a background job",
+                             "job": True})
+            except Exception as error:  # noqa: BLE001 - reported, not fatal
+                db.session.rollback()
+                rows.append({"name": f"workforce {name}", "size": size, "seconds": None, "job": True,
+                             "note": f"failed: {type(error).__name__}: {str(error)[:200]}"})
+            break
         for name in NAMES:
             func = getattr(module, name)
             try:
+                started = time.perf_counter()
                 _call(func)
+                first = time.perf_counter() - started
                 db.session.rollback()
-                best = None
+                if first > SLOW_S:  # far past the target: one run says enough
+                    rows.append({"name": f"workforce {name}", "size": size, "seconds": first,
+                                 "note": "one cold run (too slow to repeat)"})
+                    continue
+                best = first
                 for _ in range(repeats):
                     started = time.perf_counter()
                     _call(func)
                     elapsed = time.perf_counter() - started
                     db.session.rollback()
-                    best = elapsed if best is None else min(best, elapsed)
+                    best = min(best, elapsed)
                 rows.append({"name": f"workforce {name}", "size": size, "seconds": best,
-                             "note": f"best of {repeats}, warm"})
+                             "note": f"best of {repeats + 1}"})
             except Exception as error:  # noqa: BLE001 - reported, not fatal
                 db.session.rollback()
                 rows.append({"name": f"workforce {name}", "size": size, "seconds": None,

@@ -4,13 +4,16 @@ Each virtual phone is a thread with its own connection (at most 64 connections: 
 what the app's requests send to PostgreSQL, statement for statement and in the same transactions:
 
 - lease: the auth user load, the worker-row upsert (the per-worker lock), the open-lease and
-  sensitive counts, the worker's levels, the candidate projects, the claim (the engine's own
-  `claim_statement`, and `gold_statement` at the project's gold ratio, compiled for psycopg), the
-  assignment insert; COMMIT; then the user reload the access log causes after the commit.
+  sensitive counts, the worker's levels, the candidate projects (without the ones the worker is
+  paused on), the claim (the engine's own `claim_statement`, and `gold_statement` +
+  `open_work_statement` at the project's gold ratio, compiled for psycopg), the assignment
+  insert; COMMIT.
 - submit: the auth user load, the idempotency lookup, the assignment row FOR UPDATE, the task's
   answer count, the assignment marked submitted, the submission insert, the reward booking
   (lookup, SAVEPOINT, insert, RELEASE, balance update, ledger entry), the data-collection
-  handler's look at the submission, the idempotency record; COMMIT; the user reload.
+  handler's look at the submission, the quality review (the submission, the project's pace, the
+  worker's project stats FOR UPDATE and their update, a review sample at REVIEW_SAMPLE_RATE), the
+  idempotency record; COMMIT.
 - the same mix as the phones: 10 % of leases abandoned, 5 % of submissions replayed (user load +
   idempotency lookup, as the app answers a replay).
 
@@ -56,7 +59,9 @@ PROJECTS = (
     "SELECT projects.id, projects.skill_code, projects.task_type, projects.difficulty, projects.reward_amount, "
     "projects.currency, projects.lease_seconds, projects.gold_ratio, projects.instructions, "
     "projects.sensitive_content, projects.status FROM projects WHERE projects.status = %(status_1)s::VARCHAR AND "
-    "{eligible} AND projects.sensitive_content = false ORDER BY projects.priority DESC, projects.id")
+    "{eligible} AND NOT (EXISTS (SELECT * FROM project_pauses WHERE project_pauses.user_id = %(user_id_1)s::INTEGER "
+    "AND project_pauses.project_id = projects.id AND project_pauses.lifted_at IS NULL)) AND "
+    "projects.sensitive_content = false ORDER BY projects.priority DESC, projects.id")
 INSERT_ASSIGNMENT = (
     "INSERT INTO assignments (task_id, project_id, user_id, is_gold, sensitive, status, reward_amount, currency, "
     "leased_at, lease_expires_at) VALUES (%(task_id)s::INTEGER, %(project_id)s::INTEGER, %(user_id)s::INTEGER, "
@@ -115,6 +120,36 @@ COLLECTION_CHECK = (
     "SELECT submissions.id, submissions.user_id, submissions.assignment_id, submissions.project_id, "
     "submissions.answer, submissions.created_at, projects.task_type, projects.config FROM submissions JOIN projects "
     "ON projects.id = submissions.project_id WHERE submissions.id = %(id_1)s::INTEGER")
+# The quality review on submission_accepted (backend/quality/review.py, floors.py).
+QUALITY_SUBMISSION = (
+    "SELECT submissions.id, submissions.user_id, submissions.project_id, submissions.is_gold, submissions.created_at, "
+    "submissions.duration_ms, projects.skill_code FROM submissions JOIN projects ON projects.id = "
+    "submissions.project_id WHERE submissions.id = %(id_1)s::INTEGER")
+PACE = (
+    "SELECT project_paces.project_id AS project_paces_project_id, project_paces.median_ms AS "
+    "project_paces_median_ms, project_paces.sample_size AS project_paces_sample_size, project_paces.computed_at AS "
+    "project_paces_computed_at FROM project_paces WHERE project_paces.project_id = %(pk_1)s::INTEGER")
+STATS = (
+    "SELECT worker_project_stats.user_id, worker_project_stats.project_id, worker_project_stats.answers, "
+    "worker_project_stats.gold_answers, worker_project_stats.gold_correct, worker_project_stats.fast_answers, "
+    "worker_project_stats.recent_gold, worker_project_stats.recent_fast, worker_project_stats.updated_at FROM "
+    "worker_project_stats WHERE worker_project_stats.user_id = %(user_id_1)s::INTEGER AND "
+    "worker_project_stats.project_id = %(project_id_1)s::INTEGER FOR UPDATE")
+INSERT_STATS = (
+    "INSERT INTO worker_project_stats (user_id, project_id, answers, gold_answers, gold_correct, fast_answers, "
+    "recent_gold, recent_fast, updated_at) VALUES (%(user_id)s::INTEGER, %(project_id)s::INTEGER, "
+    "%(answers)s::INTEGER, %(gold_answers)s::INTEGER, %(gold_correct)s::INTEGER, %(fast_answers)s::INTEGER, "
+    "%(recent_gold)s::VARCHAR, %(recent_fast)s::VARCHAR, %(updated_at)s::TIMESTAMP WITH TIME ZONE)")
+UPDATE_STATS = (  # the ORM sets only what changed: a normal, not-fast answer changes these
+    "UPDATE worker_project_stats SET answers=%(answers)s::INTEGER, "
+    "recent_fast=%(recent_fast)s::VARCHAR, updated_at=%(updated_at)s::TIMESTAMP WITH TIME ZONE WHERE "
+    "worker_project_stats.user_id = %(worker_project_stats_user_id)s::INTEGER AND worker_project_stats.project_id = "
+    "%(worker_project_stats_project_id)s::INTEGER")
+INSERT_SAMPLE = (
+    "INSERT INTO review_samples (submission_id, user_id, project_id, reasons, status, created_at, due_at) VALUES "
+    "(%(submission_id)s::INTEGER, %(user_id)s::INTEGER, %(project_id)s::INTEGER, %(reasons)s::JSON, "
+    "%(status)s::VARCHAR, %(created_at)s::TIMESTAMP WITH TIME ZONE, %(due_at)s::TIMESTAMP WITH TIME ZONE)")
+REVIEW_SAMPLE_RATE = 0.05  # REVIEW_SAMPLE_RATE; the first answers of a worker in a project are sampled more
 INSERT_KEY = (
     "INSERT INTO idempotency_records (user_id, key, fingerprint, status_code, response_body, created_at) VALUES "
     "(%(user_id)s::INTEGER, %(key)s::VARCHAR, %(fingerprint)s::VARCHAR, %(status_code)s::INTEGER, "
@@ -158,9 +193,9 @@ def engine_statements() -> dict[str, Compiled]:
     }
 
 
-def projects_query(levels: dict[str, int]) -> tuple[str, dict]:
+def projects_query(levels: dict[str, int], user_id: int = 0) -> tuple[str, dict]:
     """The candidate-projects query as the engine renders it for these levels."""
-    terms, params = [], {"status_1": "active"}
+    terms, params = [], {"status_1": "active", "user_id_1": user_id}
     for n, (code, level) in enumerate(((c, lv) for c, lv in levels.items() if lv >= 1), start=1):
         terms.append(f"projects.skill_code = %(skill_code_{n})s::VARCHAR AND projects.difficulty <= "
                      f"%(difficulty_{n})s::INTEGER")
@@ -174,10 +209,10 @@ def statement_texts(levels: dict[str, int]) -> dict[str, list[str]]:
     """The statements this ceiling sends for one lease and one steady-state submission (for the report)."""
     compiled = engine_statements()
     projects_sql, _ = projects_query(levels)
-    lease = [USER, LOCK_WORKER, COUNTS, LEVELS, projects_sql, compiled["claim"].sql, INSERT_ASSIGNMENT, USER]
+    lease = [USER, LOCK_WORKER, COUNTS, LEVELS, projects_sql, compiled["claim"].sql, INSERT_ASSIGNMENT]
     submit = [USER, FIND_KEY, OWN_ASSIGNMENT, BUMP, MARK_SUBMITTED, INSERT_SUBMISSION, FIND_REWARD,
               "SAVEPOINT sa_savepoint_1", INSERT_REWARD, "RELEASE SAVEPOINT sa_savepoint_1", UPDATE_BALANCE,
-              INSERT_LEDGER, COLLECTION_CHECK, INSERT_KEY, USER]
+              INSERT_LEDGER, COLLECTION_CHECK, QUALITY_SUBMISSION, PACE, STATS, UPDATE_STATS, INSERT_KEY]
     return {"lease": lease, "submit": submit}
 
 
@@ -195,11 +230,6 @@ class Phone:
     def close(self) -> None:
         self.conn.close()
 
-    def _reload_user(self, cur) -> None:
-        cur.execute(USER, {"pk_1": self.user_id})
-        cur.fetchall()
-        self.conn.rollback()
-
     def lease(self) -> tuple | None:
         uid, now, cur = self.user_id, _now(), self.conn.cursor()
         cur.execute(USER, {"pk_1": uid})
@@ -212,11 +242,10 @@ class Phone:
         open_leases, _sensitive = cur.fetchone()
         if open_leases >= 20:
             self.conn.commit()
-            self._reload_user(cur)
             return None
         cur.execute(LEVELS, {"user_id_1": uid})
         levels = dict(cur.fetchall())
-        sql, params = projects_query(levels)
+        sql, params = projects_query(levels, uid)
         cur.execute(sql, params)
         candidates = cur.fetchall()
         got = None
@@ -249,7 +278,6 @@ class Phone:
                 break
         if got is None:
             self.conn.commit()
-            self._reload_user(cur)
             return None
         project, task_id, is_gold = got
         cur.execute(INSERT_ASSIGNMENT, {
@@ -258,7 +286,6 @@ class Phone:
             "lease_expires_at": now + dt.timedelta(seconds=project[6])})
         assignment_id = cur.fetchone()[0]
         self.conn.commit()
-        self._reload_user(cur)
         return assignment_id, task_id, project
 
     def submit(self, assignment_id: int, key: str) -> bool:
@@ -272,7 +299,6 @@ class Phone:
         status, task_id, is_gold, _leased_at, _expires, project_id, reward, currency = row[:8]
         if status != "leased":
             self.conn.rollback()
-            self._reload_user(cur)
             return False
         cur.execute(BUMP, {"answer_count_1": 1, "id_1": task_id})
         cur.execute(MARK_SUBMITTED, {"status": "submitted", "ended_at": now, "id_1": assignment_id})
@@ -306,14 +332,37 @@ class Phone:
             "payout_id": None, "reason": None, "actor_id": None, "detail": None, "created_at": now})
         cur.execute(COLLECTION_CHECK, {"id_1": submission_id})
         cur.fetchall()
+        self._quality(cur, submission_id, project_id, now)
         body = json.dumps({"id": submission_id, "status": "accepted", "late": False,
                            "earned": {"amount": reward, "currency": currency}})
         cur.execute(INSERT_KEY, {
             "user_id": uid, "key": key, "fingerprint": hashlib.sha256(key.encode()).hexdigest(),
             "status_code": 201, "response_body": body, "created_at": now})
         self.conn.commit()
-        self._reload_user(cur)
         return True
+
+    def _quality(self, cur, submission_id: int, project_id: int, now: dt.datetime) -> None:
+        uid = self.user_id
+        cur.execute(QUALITY_SUBMISSION, {"id_1": submission_id})
+        cur.fetchall()
+        cur.execute(PACE, {"pk_1": project_id})
+        cur.fetchall()
+        cur.execute(STATS, {"user_id_1": uid, "project_id_1": project_id})
+        row = cur.fetchone()
+        answers = row[2] if row else 0
+        if row is None:
+            cur.execute("SAVEPOINT sa_savepoint_2")
+            cur.execute(INSERT_STATS, {"user_id": uid, "project_id": project_id, "answers": 0, "gold_answers": 0,
+                                       "gold_correct": 0, "fast_answers": 0, "recent_gold": "", "recent_fast": "",
+                                       "updated_at": now})
+            cur.execute("RELEASE SAVEPOINT sa_savepoint_2")
+        cur.execute(UPDATE_STATS, {"answers": answers + 1, "recent_fast": "0",
+                                   "updated_at": now, "worker_project_stats_user_id": uid,
+                                   "worker_project_stats_project_id": project_id})
+        if self.rng.random() < REVIEW_SAMPLE_RATE:
+            cur.execute(INSERT_SAMPLE, {"submission_id": submission_id, "user_id": uid, "project_id": project_id,
+                                        "reasons": json.dumps(["random"]), "status": "open", "created_at": now,
+                                        "due_at": now + dt.timedelta(days=2)})
 
     def replay(self, key: str) -> None:
         cur = self.conn.cursor()
@@ -322,7 +371,6 @@ class Phone:
         cur.execute(FIND_KEY, {"user_id_1": self.user_id, "key_1": key})
         cur.fetchall()
         self.conn.commit()
-        self._reload_user(cur)
 
 
 def run_ceiling(dsn: str, user_ids: list[int], *, duration: float, warmup: float = 1.0, abandon: float = 0.10,
@@ -407,3 +455,34 @@ def run_ceiling(dsn: str, user_ids: list[int], *, duration: float, warmup: float
             phone.close()
     row.seconds = duration
     return row
+
+
+def claim_latencies(dsn: str, user_ids: list[int], samples: int = 300, seed: int = 9) -> list[float]:
+    """The engine's claim statement alone, timed (each in a transaction that is rolled back, so the
+    pool is left as it was and no commit or fsync is measured): the lease's cost as the pool grows."""
+    dsn = dsn.replace("postgresql+psycopg://", "postgresql://")
+    claim = engine_statements()["claim"]
+    rng = random.Random(seed)
+    times: list[float] = []
+    with psycopg.connect(dsn) as conn:
+        cur = conn.cursor()
+        plans = []
+        for uid in user_ids:
+            cur.execute(LEVELS, {"user_id_1": uid})
+            levels = dict(cur.fetchall())
+            sql, params = projects_query(levels, uid)
+            cur.execute(sql, params)
+            for project in cur.fetchall():
+                plans.append((uid, project[0], levels.get(project[1], 0)))
+        conn.rollback()
+        if not plans:
+            return times
+        for _ in range(samples):
+            uid, pid, level = rng.choice(plans)
+            params = claim.params(project_id=pid, user_id=uid, level=level, limit=1)
+            started = time.perf_counter()
+            cur.execute(claim.sql, params)
+            cur.fetchall()
+            times.append(time.perf_counter() - started)
+            conn.rollback()
+    return times

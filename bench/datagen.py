@@ -43,6 +43,11 @@ def password_hash() -> str:
     return _password_hash
 
 
+def label_of(task_id: int) -> str:
+    """The label a careful worker gives the task (the gold answer when the task is gold)."""
+    return LABELS[task_id % len(LABELS)]
+
+
 def email_of(user_id: int) -> str:
     return f"w{user_id}@{EMAIL_DOMAIN}"
 
@@ -138,6 +143,23 @@ def _table(name: str) -> sa.Table:
     return db.metadata.tables[name]
 
 
+def _model_defaults(table_name: str, row: dict) -> dict:
+    """Python-side scalar defaults of the model's NOT NULL columns that `row` leaves out."""
+    out = {}
+    for column in _table(table_name).columns:
+        if column.name in row or column.nullable or column.server_default is not None or column.primary_key:
+            continue
+        default = column.default
+        if default is not None and default.is_scalar:
+            out[column.name] = default.arg
+        elif default is not None and default.is_callable:
+            try:
+                out[column.name] = default.arg(None)
+            except TypeError:
+                continue
+    return out
+
+
 def _pg_value(value):
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
@@ -151,6 +173,10 @@ def bulk_insert(engine: sa.engine.Engine, table_name: str, rows: Iterable[dict])
         first = next(iterator)
     except StopIteration:
         return 0
+    extra = _model_defaults(table_name, first)
+    if extra:  # a column added to the model since this generator was written: its default
+        first = {**first, **extra}
+        iterator = ({**row, **extra} for row in iterator)
     columns = list(first)
     count = 0
     if engine.dialect.name == "postgresql":
@@ -206,6 +232,18 @@ def analyze(engine: sa.engine.Engine) -> None:
     else:
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
+
+
+def checkpoint(url: str) -> None:
+    """CHECKPOINT after a bulk load, so its dirty pages are not flushed while latency is measured."""
+    if not url.startswith("postgresql"):
+        return
+    engine = engine_for(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("CHECKPOINT")
+    finally:
+        engine.dispose()
 
 
 def has_table(engine: sa.engine.Engine, name: str) -> bool:
@@ -302,7 +340,7 @@ def add_tasks(engine: sa.engine.Engine, projects: list[dict], count: int, rng: r
             project = projects[n % len(projects)]
             task_id = start + n
             gold = rng.random() < gold_ratio
-            label = LABELS[task_id % len(LABELS)]
+            label = label_of(task_id)
             difficulty = project["difficulty"]
             if difficulty < 5 and rng.random() < 0.2:
                 difficulty += 1
@@ -355,10 +393,80 @@ def grow(url: str, pool: Pool, total_tasks: int, seed: int = 2) -> Pool:
     return pool
 
 
+def add_enrollments(engine: sa.engine.Engine, worker_ids: list[int], rng: random.Random, days: int) -> int:
+    """One published course per skill; 85 % of the workers enrolled in one or two, 60 % of those
+    enrollments completed (the first stages of the workforce funnel)."""
+    now = dt.datetime.now(dt.UTC)
+    start = _max_id(engine, "courses") + 1
+    courses = [{
+        "id": start + n, "slug": f"bench-{code}-{start}", "title": {"ko": f"{code} 기초", "en": f"{code} basics"},
+        "description": None, "skill_code": code, "level": 1, "sequential": False, "required_courses": [],
+        "required_skill_level": 0, "published": True, "version": 1, "source": "api", "content_hash": "",
+        "created_at": now, "updated_at": now, "published_at": now,
+    } for n, code in enumerate(SKILLS)]
+    bulk_insert(engine, "courses", courses)
+    _sync_sequence(engine, "courses")
+
+    def rows() -> Iterator[dict]:
+        for uid in worker_ids:
+            if rng.random() >= 0.85:
+                continue
+            for course in rng.sample(courses, rng.choice((1, 1, 2))):
+                enrolled = now - dt.timedelta(seconds=rng.randrange(days * 86400))
+                done = enrolled + dt.timedelta(hours=rng.randrange(1, 72)) if rng.random() < 0.6 else None
+                yield {"user_id": uid, "course_id": course["id"], "enrolled_at": enrolled,
+                       "completed_at": done if done is None or done < now else now}
+
+    return bulk_insert(engine, "course_enrollments", rows())
+
+
+def add_certificates(engine: sa.engine.Engine, worker_ids: list[int], rng: random.Random) -> int:
+    """An exam per skill and level, and for every worker's level a passed attempt with its
+    certificate (valid a year; about 8 % expiring within 30 days)."""
+    now = dt.datetime.now(dt.UTC)
+    exam_start = _max_id(engine, "exams") + 1
+    exams = {}
+    rows = []
+    for n, (code, level) in enumerate((c, lv) for c in SKILLS for lv in range(1, 6)):
+        exams[(code, level)] = exam_start + n
+        rows.append({"id": exam_start + n, "key": f"bench-{code}-{level}-{exam_start}", "version": 1,
+                     "title": {"ko": f"{code} {level}급", "en": f"{code} level {level}"}, "description": None,
+                     "skill_code": code, "grants_level": level, "required_course": None, "required_level": 0,
+                     "time_limit_s": 1800, "pass_percent": 70, "attempts_allowed": 3, "retake_cooldown_s": 0,
+                     "validity_days": 365, "draw": None, "published": True, "source": "api", "content_hash": None,
+                     "created_by": None, "created_at": now, "updated_at": now})
+    bulk_insert(engine, "exams", rows)
+    _sync_sequence(engine, "exams")
+    with engine.connect() as conn:
+        levels = conn.execute(sa.text("SELECT user_id, skill_code, level FROM worker_skills WHERE user_id >= :first "
+                                      "AND level >= 1 ORDER BY id"), {"first": min(worker_ids)}).all()
+    attempt_start = _max_id(engine, "exam_attempts") + 1
+    plan = []
+    for n, (uid, code, level) in enumerate(levels):
+        age = rng.randrange(335, 365) if rng.random() < 0.08 else rng.randrange(1, 335)
+        issued = now - dt.timedelta(days=age, seconds=rng.randrange(86400))
+        plan.append((attempt_start + n, uid, exams[(code, level)], code, level, issued))
+    bulk_insert(engine, "exam_attempts", ({
+        "id": aid, "exam_id": exam_id, "user_id": uid, "seed": aid, "status": "graded",
+        "started_at": issued - dt.timedelta(minutes=20), "deadline": issued + dt.timedelta(minutes=10),
+        "closed_at": issued, "closed_reason": "submitted", "graded_at": issued, "score": 9.0, "max_score": 10,
+        "percent": 90.0, "passed": True, "retake_at": None,
+    } for aid, uid, exam_id, _code, _level, issued in plan))
+    _sync_sequence(engine, "exam_attempts")
+    written = bulk_insert(engine, "certificates", ({
+        "code": f"B{aid:011d}", "user_id": uid, "exam_id": exam_id, "attempt_id": aid, "skill_code": code,
+        "level": level, "issued_at": issued, "expires_at": issued + dt.timedelta(days=365), "revoked_at": None,
+        "revoked_by": None, "revoke_reason": None, "lapsed_at": None,
+    } for aid, uid, exam_id, code, level, issued in plan))
+    _sync_sequence(engine, "certificates")
+    return written
+
+
 def fill_analytics(url: str, *, workers: int = 100_000, submissions: int = 1_000_000, days: int = 90,
                    seed: int = 3) -> dict:
-    """A workforce with history for the analytics queries: workers registered over `days`, and
-    `submissions` accepted answers (each with its submitted assignment) spread over the same days."""
+    """A workforce with history for the analytics queries: workers registered over `days` with
+    levels, course enrollments, passed exams with certificates, and `submissions` accepted answers
+    (each with its submitted assignment) spread over the same days."""
     import time
 
     started = time.monotonic()
@@ -366,21 +474,24 @@ def fill_analytics(url: str, *, workers: int = 100_000, submissions: int = 1_000
     engine = engine_for(url)
     try:
         worker_ids = add_workers(engine, workers, rng, created_days=days)
+        add_enrollments(engine, worker_ids, rng, days)
+        add_certificates(engine, worker_ids, rng)
         projects = add_projects(engine, overlap=3, lease_seconds=600, gold_ratio=0.05, prefix="analytics")
-        task_count = max(1, submissions // 3)
+        task_count = max(1, -(-submissions // 3))  # three answers per task, the last one may have fewer
         first_task = _max_id(engine, "tasks") + 1
-        add_tasks(engine, projects, task_count, rng, gold_ratio=0.05)
+        add_tasks(engine, projects, task_count, rng, gold_ratio=0.0)
         now = dt.datetime.now(dt.UTC)
         first_assignment = _max_id(engine, "assignments") + 1
         active = worker_ids[: max(1, len(worker_ids) * 6 // 10)]  # 60 % ever worked
         plan = []
+        # Ids grow with time, as they do in production (the rollups' watermark is an id).
+        moments = sorted(now - dt.timedelta(seconds=rng.randrange(days * 86400)) for _ in range(submissions))
         for n in range(submissions):
             task_id = first_task + n // 3
             project = projects[(task_id - first_task) % len(projects)]
             # three different workers per task (a third of the active workforce apart)
             user_id = active[(n // 3 + (n % 3) * max(1, len(active) // 3)) % len(active)]
-            when = now - dt.timedelta(seconds=rng.randrange(days * 86400))
-            plan.append((first_assignment + n, task_id, project, user_id, when))
+            plan.append((first_assignment + n, task_id, project, user_id, moments[n]))
         bulk_insert(engine, "assignments", ({
             "id": aid, "task_id": task_id, "project_id": project["id"], "user_id": user_id, "is_gold": False,
             "sensitive": False, "status": "submitted", "reward_amount": project["reward_amount"],
@@ -395,6 +506,11 @@ def fill_analytics(url: str, *, workers: int = 100_000, submissions: int = 1_000
             "currency": "KRW", "status": "accepted", "created_at": when,
         } for aid, task_id, project, user_id, when in plan))
         _sync_sequence(engine, "submissions")
+        with engine.begin() as conn:  # the answered slots are taken
+            conn.execute(sa.text(
+                "UPDATE tasks SET open_slots = tasks.open_slots - s.n, answer_count = s.n FROM "
+                "(SELECT task_id, COUNT(*) AS n FROM submissions WHERE task_id >= :first GROUP BY task_id) AS s "
+                "WHERE tasks.id = s.task_id"), {"first": first_task})
         analyze(engine)
     finally:
         engine.dispose()

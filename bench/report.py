@@ -137,6 +137,7 @@ class Report:
     sql_counts: dict = field(default_factory=dict)
     profiles: list[list[str]] = field(default_factory=list)
     ceiling_drift: bool = False
+    failures: list[str] = field(default_factory=list)  # phases that crashed
 
     @property
     def violations(self) -> int:
@@ -207,7 +208,8 @@ def render(report: Report) -> str:
         out.append("")
         for row in report.load:
             detail = ", ".join(f"{key}: {value}" for key, value in sorted(row.statuses.items()))
-            out.append(f"- {row.label} @ {row.phones}: {row.leases} leases ({row.empty_leases} empty), "
+            out.append(f"- {row.label} @ {row.phones}: {row.leases} leases ({row.empty_leases} empty: nothing the "
+                       f"worker may take), "
                        f"{row.cycles} submits, {row.abandoned} abandoned, {row.retries} retried with the same "
                        f"key (retry p50 {ms(percentile(row.retry_latencies, 50))} ms); statuses {detail}"
                        + (f"; {row.note}" if row.note else ""))
@@ -219,13 +221,14 @@ def render(report: Report) -> str:
     out += _load_table(report.sqlite, with_ceiling=False) if report.sqlite else ["(not run)"]
     out += ["", "## Scaling: lease latency as the pool grows (8 phones)", ""]
     if report.scaling:
-        out += ["| tasks in the pool | lease p50 ms (HTTP) | lease p99 ms (HTTP) | lease p50 ms (SQL) "
-                "| ratio to the smallest (HTTP p50) |", "|---:|---:|---:|---:|---:|"]
+        out += ["| tasks in the pool | lease p50 ms (HTTP) | lease p99 ms (HTTP) | lease p50 ms (SQL, with commit) "
+                "| claim statement p50 / p99 ms | ratio to the smallest (HTTP p50) |", "|---:|---:|---:|---:|---:|---:|"]
         base = report.scaling[0].get("lease_p50")
         for row in report.scaling:
             ratio = row["lease_p50"] / base if base and row.get("lease_p50") else None
             out.append(f"| {row['tasks']:,} | {ms(row.get('lease_p50'))} | {ms(row.get('lease_p99'))} "
-                       f"| {ms(row.get('sql_p50'))} | {'–' if ratio is None else f'{ratio:.2f}'} |")
+                       f"| {ms(row.get('sql_p50'))} | {ms(row.get('claim_p50'))} / {ms(row.get('claim_p99'))} "
+                       f"| {'–' if ratio is None else f'{ratio:.2f}'} |")
     else:
         out.append("(not run)")
     out += ["", "## Analytics", ""]
@@ -255,6 +258,8 @@ def render(report: Report) -> str:
         for row in report.targets:
             met = {True: "yes", False: "**no**", None: "n/a"}[row["met"]]
             out.append(f"| {row['target']} | {row['value']} | {met} |")
+    if report.failures:
+        out += ["", "## Failed phases", ""] + [f"- **{failure}**" for failure in report.failures]
     if report.notes:
         out += ["", "## Notes", ""]
         out += [f"- {note}" for note in report.notes]

@@ -148,16 +148,19 @@ class Server:
         self.process = subprocess.Popen(self.command(), cwd=ROOT, env=self.env(), stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}:\n"
-                                   + self.log_path.read_text()[-3000:])
-            if self._ready() and len(process_tree(self.process.pid)) >= self.config.workers + 1:
-                self._start_sampler()
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not become ready in {timeout}s; see {self.log_path}")
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}:\n"
+                                       + self.log_path.read_text()[-3000:])
+                if self._ready() and len(process_tree(self.process.pid)) >= self.config.workers + 1:
+                    self._start_sampler()
+                    return self
+                time.sleep(0.2)
+            raise RuntimeError(f"gunicorn did not become ready in {timeout}s; see {self.log_path}")
+        except BaseException:  # also Ctrl-C while it boots: never leave a server behind
+            self.stop()
+            raise
 
     def _ready(self) -> bool:
         try:

@@ -71,6 +71,15 @@ def enrollment_counts() -> dict[str, dict[str, int]]:
     return {slug: {"enrolled": enrolled, "completed": completed} for slug, enrolled, completed in rows}
 
 
+def enrolled_users(*, completed: bool = False):
+    """A statement selecting the ids of users enrolled in any course (with `completed`: who
+    completed one), to compose into other queries (the workforce funnel)."""
+    stmt = sa.select(Enrollment.user_id)
+    if completed:
+        stmt = stmt.where(Enrollment.completed_at.is_not(None))
+    return stmt.distinct()
+
+
 # ---------------------------------------------------------------------- small queries
 
 def _find(slug: str) -> Course | None:

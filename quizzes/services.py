@@ -869,6 +869,15 @@ def certificate_counts() -> dict[str, int]:
     return dict(rows.all())
 
 
+def certified_users(valid_at: dt.datetime | None = None):
+    """A statement selecting the ids of users holding a certificate that was not revoked (with
+    `valid_at`: one still valid then), to compose into other queries (the workforce funnel)."""
+    stmt = sa.select(Certificate.user_id).where(Certificate.revoked_at.is_(None))
+    if valid_at is not None:
+        stmt = stmt.where(Certificate.expires_at > valid_at)
+    return stmt.distinct()
+
+
 # --------------------------------------------------------------------------------------- stats
 
 def exam_stats(exam_id: int) -> dict:

@@ -5,7 +5,7 @@ from backend.schemas import PageArgs, Timestamp
 
 class AuditQuerySchema(PageArgs):
     action = fields.String(validate=validate.Length(max=60))
-    actor_id = fields.Integer(validate=validate.Range(min=1))
+    actor_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))  # an id column's range
     target_type = fields.String(validate=validate.Length(max=40))
     target_id = fields.String(validate=validate.Length(max=64))
     format = fields.String(validate=validate.OneOf(["json", "csv"]))

@@ -38,6 +38,12 @@ class Project(db.Model):
     reward_amount: Mapped[int]  # minor units per accepted answer
     currency: Mapped[str] = mapped_column(sa.String(3))
     overlap: Mapped[int] = mapped_column(default=1)  # answers wanted per task
+    # Dynamic overlap (all three set, or none): every task first gets min_overlap (= overlap)
+    # answers; the aggregation job (backend/quality/results.py) then asks for one more at a time,
+    # up to max_overlap, while the task's result stays below confidence_target.
+    min_overlap: Mapped[int | None]
+    max_overlap: Mapped[int | None]
+    confidence_target: Mapped[float | None] = mapped_column(sa.Float)
     lease_seconds: Mapped[int] = mapped_column(default=600)
     gold_ratio: Mapped[float] = mapped_column(sa.Float, default=0.0)
     priority: Mapped[int] = mapped_column(default=0)

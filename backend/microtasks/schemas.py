@@ -44,6 +44,16 @@ def _project_fields(required: bool) -> dict:
         "reward": fields.Nested(RewardInSchema, required=required),
         "overlap": fields.Integer(strict=True, validate=validate.Range(min=1, max=100), **opt(1),
                                   metadata={"description": "answers wanted per task"}),
+        # Dynamic overlap: max_overlap and confidence_target together (null both to switch it off).
+        "min_overlap": fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=2, max=100),
+                                      metadata={"description": "dynamic overlap: answers every task gets "
+                                                               "first (defaults to overlap; sets overlap)"}),
+        "max_overlap": fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=2, max=100),
+                                      metadata={"description": "dynamic overlap: most answers a task may get"}),
+        "confidence_target": fields.Float(allow_none=True, allow_nan=False,
+                                          validate=validate.Range(min=0, max=1, min_inclusive=False),
+                                          metadata={"description": "dynamic overlap: a task stops once its "
+                                                                   "aggregated result is this confident"}),
         "lease_seconds": fields.Integer(strict=True, validate=validate.Range(min=30, max=86_400), **opt(600)),
         "gold_ratio": fields.Float(allow_nan=False, validate=validate.Range(min=0, max=0.5), **opt(0.0),
                                    metadata={"description": "share of gold tasks mixed into leases"}),
@@ -70,6 +80,9 @@ class ProjectSchema(ma.Schema):
     difficulty = fields.Integer(required=True)
     reward = fields.Nested(MoneySchema, required=True)
     overlap = fields.Integer(required=True)
+    min_overlap = fields.Integer(allow_none=True, required=True)
+    max_overlap = fields.Integer(allow_none=True, required=True)
+    confidence_target = fields.Float(allow_none=True, required=True)
     lease_seconds = fields.Integer(required=True)
     gold_ratio = fields.Float(required=True)
     priority = fields.Integer(required=True)
@@ -114,6 +127,14 @@ class ProgressSchema(ma.Schema):
     gold_answers = fields.Integer(required=True)
     gold_correct = fields.Integer(required=True)
     gold_accuracy = fields.Float(allow_none=True, required=True)
+    answers_last_24h = fields.Integer(required=True, metadata={"description": "normal answers"})
+    answers_per_hour = fields.Float(required=True, metadata={"description": "normal answers an hour, over the "
+                                                                            "last 24 hours"})
+    remaining_answers = fields.Integer(required=True, metadata={"description": "answers still wanted"})
+    eta = Timestamp(allow_none=True, required=True,
+                    metadata={"description": "when the remaining answers are in at the current rate"})
+    eligible_workers = fields.Integer(required=True,
+                                      metadata={"description": "workers whose level reaches the difficulty"})
 
 
 # ------------------------------------------------------------------------------ worker
@@ -140,7 +161,8 @@ class WorkerProjectListSchema(ma.Schema):
 
 
 class LeaseRequestSchema(ma.Schema):
-    project_id = fields.Integer(strict=True, allow_none=True, load_default=None)
+    project_id = fields.Integer(strict=True, allow_none=True, load_default=None,
+                                validate=validate.Range(min=1, max=2**31 - 1))  # an id column holds no more
     count = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=20))
 
 

@@ -97,7 +97,7 @@ class ManagerPayoutSchema(Schema):
 
 class ManagerPayoutArgs(PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(PAYOUT_STATUSES))
-    user_id = fields.Integer(load_default=None)
+    user_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))  # an id column's range
     format = fields.String(load_default=None, validate=validate.OneOf(("json", "csv")))
 
 

@@ -164,6 +164,20 @@ def balance_of(user_id: int, currency: str | None = None) -> dict[str, int]:
             for bucket in ("pending", "available", "processing", "paid_out")}
 
 
+def balances_of(user_ids, currency: str | None = None) -> dict[int, dict[str, int]]:
+    """balance_of for many workers at once: {user_id: {pending, available, processing, paid_out}}."""
+    currency = currency or deployment_currency()
+    ids = list(user_ids)
+    buckets = ("pending", "available", "processing", "paid_out")
+    result = {user_id: dict.fromkeys(buckets, 0) for user_id in ids}
+    for start in range(0, len(ids), 1000):
+        rows = db.session.execute(sa.select(WorkerBalance).where(
+            WorkerBalance.user_id.in_(ids[start:start + 1000]), WorkerBalance.currency == currency)).scalars()
+        for row in rows:
+            result[row.user_id] = {bucket: getattr(row, bucket) for bucket in buckets}
+    return result
+
+
 def balance_from_entries(user_id: int, currency: str | None = None) -> dict[str, int]:
     """The balance derived from the entries alone (what the cache must always equal)."""
     currency = currency or deployment_currency()

@@ -114,7 +114,10 @@ _Box = Schema.from_dict(
 )
 
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff\u200e\u200f"))
+# Zero-width characters and every bidi mark, embedding, override and isolate (as backend.i18n drops
+# them from a person's text): a phone may add them around an answer that is otherwise right.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                                    "\u2066\u2067\u2068\u2069"))
 
 
 def _collapse(text: str) -> str:

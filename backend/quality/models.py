@@ -13,7 +13,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.database import UTCDateTime, utcnow
 from backend.extensions import db
 
-
 # ------------------------------------------------------------------ review, appeals, floors, levels
 # (backend/quality/review.py, floors.py and backend/skills/rules.py)
 
@@ -63,6 +62,7 @@ class Review(db.Model):
     auto: Mapped[bool] = mapped_column(default=False)  # approved by the job when the window closed
     decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     appeal_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # rejections only
+    appealed: Mapped[bool] = mapped_column(default=False)  # set with the appeal, in the same row
     final: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str | None] = mapped_column(sa.String(10))  # approved | rejected, once final
     final_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -197,3 +197,54 @@ class SkillTally(db.Model):
     review_rejected: Mapped[int] = mapped_column(default=0)
     recent: Mapped[str] = mapped_column(sa.String(200), default="")  # latest outcomes, '1'/'0', newest last
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# ------------------------------------------------------------------ aggregation, dynamic overlap
+# (backend/quality/results.py)
+
+
+class TaskResult(db.Model):
+    """The aggregated answer of one (non-gold) task, in the task type's answer shape.
+
+    `result` is what a worker would have answered ({"label"}, {"labels"}, {"boxes"}, {"text"},
+    {"scores"}, {"preferred"}); `detail` holds what the shape has no room for (per-box and
+    per-dimension confidences). `finished`: the task needs no more answers (fixed overlap: it has
+    `overlap` answers; dynamic overlap: confident after the minimum, or at the maximum).
+    """
+
+    __tablename__ = "task_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(sa.ForeignKey("tasks.id", ondelete="CASCADE"), unique=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    result: Mapped[dict] = mapped_column(sa.JSON)
+    detail: Mapped[dict | None] = mapped_column(sa.JSON)
+    confidence: Mapped[float] = mapped_column(sa.Float)  # 0..1
+    answers: Mapped[int]  # answers that went in
+    method: Mapped[str] = mapped_column(sa.String(20))  # ds | mv | rover | median | iou-cluster
+    finished: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        # The export walks a project's results in task order (keyset pages).
+        sa.Index("ix_task_results_project_task", "project_id", "task_id"),
+    )
+
+
+class AggregationState(db.Model):
+    """Where the incremental aggregation of one project stands.
+
+    `last_submission_id`: every submission of the project up to this id is in its results (a
+    settled watermark: it only passes submissions older than a minute, so one still being
+    committed is never skipped). `stale_at`: something other than a new answer changed the
+    inputs (a final rejection), so the project is aggregated again.
+    """
+
+    __tablename__ = "aggregation_states"
+
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    last_submission_id: Mapped[int] = mapped_column(default=0)
+    stale_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    aggregated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    results: Mapped[int] = mapped_column(default=0)  # tasks with a result after the last run
+    written: Mapped[int] = mapped_column(default=0)  # results the last run changed

@@ -103,11 +103,17 @@ def level_history(user_id: int, skill_code: str | None = None) -> list[LevelChan
 
 
 def worker_skills(user_id: int) -> list[dict]:
-    """Every skill with the worker's level (0 when never certified) and certificate date."""
+    """Every skill with the worker's level (0 when never certified), certificate date, and the next
+    level's requirements with the worker's progress (backend/skills/rules.py)."""
+    from backend.skills import rules  # imported late: the rules build on this module
+
     rows = {row.skill_code: row for row in db.session.execute(
         sa.select(WorkerSkill).where(WorkerSkill.user_id == user_id)).scalars()}
+    catalogue = list_skills()
+    next_levels = rules.next_levels(user_id, {code: row.level for code, row in rows.items()},
+                                    {skill.code: skill.max_level for skill in catalogue})
     result = []
-    for skill in list_skills():
+    for skill in catalogue:
         row = rows.get(skill.code)
         result.append({
             "skill": skill.code,
@@ -115,7 +121,7 @@ def worker_skills(user_id: int) -> list[dict]:
             "max_level": skill.max_level,
             "level": row.level if row else 0,
             "certified_until": row.certified_until if row else None,
-            "next_level": None,
+            "next_level": next_levels.get(skill.code),
         })
     return result
 
@@ -151,3 +157,50 @@ def export_levels(user_id: int) -> dict:
         "history": [{"skill": c.skill_code, "from": c.old_level, "to": c.new_level, "reason": c.reason,
                      "source": c.source, "at": c.created_at} for c in level_history(user_id)],
     }
+
+
+# --------------------------------------------------------------------- aggregates (workforce analytics)
+
+
+def _workforce_filter():
+    """Rows of worker_skills that belong to the workforce (role worker, account not deleted): not
+    one of the few accounts outside it, a small hashed set, so counts need no join with users."""
+    from backend.accounts.models import User
+
+    outsiders = sa.select(User.id).where(sa.or_(User.role != "worker", User.deleted_at.is_not(None)))
+    return WorkerSkill.user_id.not_in(outsiders)
+
+
+def level_counts() -> dict[str, dict[int, int]]:
+    """{skill: {level: workers}} over the workforce's level rows (one grouped query on
+    ix_worker_skills_skill_level). Workers without a row in a skill are level 0 and not counted."""
+    rows = db.session.execute(sa.select(WorkerSkill.skill_code, WorkerSkill.level, sa.func.count())
+                              .where(_workforce_filter())
+                              .group_by(WorkerSkill.skill_code, WorkerSkill.level))
+    counts: dict[str, dict[int, int]] = {}
+    for skill_code, level, count in rows:
+        counts.setdefault(skill_code, {})[level] = count
+    return counts
+
+
+def users_at_level(skill_code: str, *, level: int | None = None, min_level: int | None = None):
+    """A statement selecting the workforce's user ids whose level in `skill_code` is `level` (or at
+    least `min_level`), to compose into other queries (eligible workforce, the manager's worker list)."""
+    stmt = sa.select(WorkerSkill.user_id).where(WorkerSkill.skill_code == skill_code, _workforce_filter())
+    if level is not None:
+        stmt = stmt.where(WorkerSkill.level == level)
+    if min_level is not None:
+        stmt = stmt.where(WorkerSkill.level >= min_level)
+    return stmt
+
+
+def levels_by_user(user_ids) -> dict[int, dict[str, int]]:
+    """{user_id: {skill: level}} for many workers at once (levels above 0 only)."""
+    ids = list(user_ids)
+    result: dict[int, dict[str, int]] = {user_id: {} for user_id in ids}
+    for start in range(0, len(ids), 1000):
+        rows = db.session.execute(sa.select(WorkerSkill.user_id, WorkerSkill.skill_code, WorkerSkill.level).where(
+            WorkerSkill.user_id.in_(ids[start:start + 1000]), WorkerSkill.level > 0))
+        for user_id, skill_code, level in rows:
+            result[user_id][skill_code] = level
+    return result

@@ -59,12 +59,12 @@ def test_command_line_quick_mode_is_smaller_and_connections_are_capped():
 
 def test_the_harness_runs_end_to_end_and_the_checker_catches_planted_violations(committing_app):
     url = _url(committing_app)
-    pool = datagen.fill(url, workers=12, tasks=60, lease_seconds=1)
-    assert pool.tasks == 60
+    pool = datagen.fill(url, workers=12, tasks=200, lease_seconds=1)
+    assert pool.tasks == 200
     with committing_app.app_context():
         gold = db.session.execute(sa.text("SELECT COUNT(*) FROM tasks WHERE is_gold")).scalar()
         slots = db.session.execute(sa.text("SELECT SUM(open_slots) FROM tasks WHERE NOT is_gold")).scalar()
-        assert slots == (60 - gold) * 3
+        assert slots == (200 - gold) * 3
     taken: set[int] = set()
     phones = pool.phone_workers(3, taken)
     with ExpiryLoop(url, interval=0.5, duration=120) as expiry, \
@@ -75,7 +75,7 @@ def test_the_harness_runs_end_to_end_and_the_checker_catches_planted_violations(
         assert rss > 0 and pss > 0
         if url.startswith("postgresql"):
             ceiling = run_ceiling(url, pool.phone_workers(2, taken), duration=1.0, warmup=0.1)
-            assert ceiling.cycles > 0 and ceiling.errors == 0
+            assert ceiling.cycles > 0 and ceiling.errors == 0, ceiling
         time.sleep(1 + 0.5 + 1.0)  # the leases the phones abandoned expire, the loop recycles them
     assert row.cycles > 0 and row.leases > 0, server.log_tail()
     assert row.errors_5xx == 0 and row.exceptions == 0, server.log_tail()
@@ -113,3 +113,24 @@ def test_the_harness_runs_end_to_end_and_the_checker_catches_planted_violations(
     assert found["slot counter = overlap − open leases − answers"] >= 1
     assert found["abandoned leases recycled by the expiry job"] == 1
     assert found["no (task, worker) twice in answers"] == 0
+
+
+def test_the_analytics_data_holds_its_sizes_and_the_timing_reports_what_is_missing(committing_app):
+    url = _url(committing_app)
+    made = datagen.fill_analytics(url, workers=30, submissions=91, days=10)
+    assert made["workers"] == 30
+    with committing_app.app_context():
+        count = lambda sql: db.session.execute(sa.text(sql)).scalar()  # noqa: E731
+        assert count("SELECT COUNT(*) FROM submissions") == 91
+        assert count("SELECT COUNT(*) FROM assignments WHERE status = 'submitted'") == 91
+        assert count("SELECT COUNT(*) FROM course_enrollments") > 0
+        assert count("SELECT COUNT(*) FROM certificates") == count(
+            "SELECT COUNT(*) FROM worker_skills WHERE level >= 1")
+    assert _violations(invariants.check(url)) == {name: 0 for name in invariants.CHECKS}
+    from bench import analytics
+
+    rows = [row for row in analytics.measure(url, "tiny") if not row.get("job")]
+    assert [row["name"] for row in rows] == ["workforce summary", "workforce funnel"]
+    ok, note = analytics.available()
+    assert all((row["seconds"] is not None) == ok for row in rows), rows
+    assert ok or all("not available yet" in row["note"] for row in rows)

@@ -6,6 +6,7 @@ start and stop it with pg_ctl.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -53,8 +54,6 @@ class ThrowawayPostgres:
         self._as_postgres([_bin("pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop"])
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -94,7 +94,7 @@ class _ConsentAnswer(Schema):
 
 
 class _Answer(Schema):
-    uploads = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)), required=True,
+    uploads = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31 - 1)), required=True,
                           validate=validate.Length(min=1, max=MAX_FILES))
     consent = fields.Nested(_ConsentAnswer, required=True)
 

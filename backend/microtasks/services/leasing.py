@@ -34,6 +34,7 @@ from backend.microtasks.services.common import (
 )
 from backend.microtasks.services.projects import DAY, lock_reason
 from backend.microtasks.services.task_types import task_type
+from backend.quality import floors
 from backend.schemas import decode_cursor, encode_cursor
 from backend.skills import services as skills
 
@@ -207,7 +208,8 @@ def _candidate_projects(user_id: int, project_id: int | None, opted_in: bool, se
             raise NotFound(f"No project {project_id}.")
         skill_names = {s.code: s.name for s in skills.list_skills()} if (
             levels.get(project.skill_code, 0) < project.difficulty) else {}
-        reason = lock_reason(project, levels, skill_names, opted_in, sensitive_left=1)
+        reason = lock_reason(project, levels, skill_names, opted_in, sensitive_left=1,
+                             paused=floors.paused_projects(user_id, project.id))
         if reason is not None:
             raise Forbidden(localize(reason), slug="project-locked", locked_reason=localize(reason))
         if project.status != "active" or (project.sensitive_content and sensitive_left <= 0):
@@ -217,7 +219,8 @@ def _candidate_projects(user_id: int, project_id: int | None, opted_in: bool, se
                 for code, level in levels.items() if level >= 1]
     if not eligible:
         return [], levels
-    stmt = sa.select(*_PROJECT_COLUMNS).where(projects.c.status == "active", sa.or_(*eligible))
+    stmt = sa.select(*_PROJECT_COLUMNS).where(projects.c.status == "active", sa.or_(*eligible),
+                                              floors.not_paused(user_id, projects.c.id))  # quality pauses
     if not opted_in or sensitive_left <= 0:
         stmt = stmt.where(projects.c.sensitive_content == sa.false())
     rows = db.session.execute(stmt.order_by(projects.c.priority.desc(), projects.c.id)).all()

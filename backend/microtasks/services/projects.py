@@ -18,19 +18,22 @@ from backend.microtasks.services.common import (
     assignments,
     invalid,
     money,
+    projects,
     setting,
     submissions,
     tasks,
     work_preferences,
 )
 from backend.microtasks.services.task_types import task_type
+from backend.quality import floors
 from backend.skills import services as skills
 
 OPEN_TASKS_SHOWN_UP_TO = 10_000  # GET /projects counts open tasks up to this (bounded cost)
 DAY = dt.timedelta(hours=24)
+RATE_WINDOW = dt.timedelta(hours=24)  # project_progress: the "current rate" is over this window
 
 _EDITABLE = ("key", "title", "difficulty", "overlap", "lease_seconds", "gold_ratio", "priority",
-             "instructions", "status", "sensitive_content")
+             "instructions", "status", "sensitive_content", "min_overlap", "max_overlap", "confidence_target")
 
 
 def get_project(project_id: int) -> Project:
@@ -69,17 +72,44 @@ def _check_key_free(key: str | None, project_id: int | None = None) -> None:
         raise Conflict(f"The project key {key!r} is taken.", slug="project-key-taken")
 
 
+_DYNAMIC = ("min_overlap", "max_overlap", "confidence_target")
+
+
+def _dynamic_overlap(kind: str, values: dict) -> dict:
+    """The dynamic-overlap settings of a project after a create or PATCH (`values`: the merged
+    fields). On when max_overlap and confidence_target are both set; then every task first gets
+    min_overlap answers (default: overlap) and `overlap` is set to it, so imports and PATCHes keep
+    their slot arithmetic; the aggregation job (backend/quality/results.py) opens one more slot at
+    a time, up to max_overlap, while a task's result is less confident than the target."""
+    high, target = values.get("max_overlap"), values.get("confidence_target")
+    if high is None and target is None:
+        return dict.fromkeys(_DYNAMIC)
+    if high is None:
+        raise Invalid.field("max_overlap", "Dynamic overlap needs max_overlap as well as confidence_target.")
+    if target is None:
+        raise Invalid.field("confidence_target", "Dynamic overlap needs confidence_target as well as max_overlap.")
+    if kind == "collection":
+        raise Invalid.field("confidence_target", "Collection tasks are not aggregated, so they have no confidence.")
+    low = values.get("min_overlap") or values.get("overlap") or 1
+    if low < 2:
+        raise Invalid.field("min_overlap", "Dynamic overlap starts at 2 answers or more (set min_overlap).")
+    if high < low:
+        raise Invalid.field("max_overlap", f"Must be at least min_overlap ({low}).")
+    return {"overlap": low, "min_overlap": low, "max_overlap": high, "confidence_target": target}
+
+
 def create_project(data: dict, actor_id: int | None = None) -> Project:
     """Create a project from a loaded ProjectCreateSchema body."""
     _check_difficulty(data["skill"], data["difficulty"])
     config = _check_config(data["task_type"], data.get("config"))
     reward = _check_reward(data["reward"])
     _check_key_free(data.get("key"))
+    dynamic = _dynamic_overlap(data["task_type"], data)
     now = utcnow()
     project = Project(
         key=data.get("key"), title=data["title"], skill_code=data["skill"], task_type=data["task_type"],
         config=config, difficulty=data["difficulty"], reward_amount=reward["amount"],
-        currency=reward["currency"], overlap=data.get("overlap", 1),
+        currency=reward["currency"], overlap=dynamic.pop("overlap", data.get("overlap", 1)), **dynamic,
         lease_seconds=data.get("lease_seconds", 600), gold_ratio=data.get("gold_ratio", 0.0),
         priority=data.get("priority", 0), instructions=data.get("instructions"),
         status=data.get("status", "active"), sensitive_content=data.get("sensitive_content", False),
@@ -139,6 +169,14 @@ def update_project(project_id: int, changes: dict) -> Project:
         project.reward_amount, project.currency = reward["amount"], reward["currency"]
     if "key" in changes:
         _check_key_free(changes["key"], project.id)
+    if {"overlap", *_DYNAMIC} & changes.keys() or (kind != project.task_type and project.max_overlap):
+        merged = {"overlap": project.overlap, **{name: getattr(project, name) for name in _DYNAMIC}, **changes}
+        if "overlap" in changes and "min_overlap" not in changes:
+            merged["min_overlap"] = changes["overlap"]  # with dynamic overlap the two are one setting
+        elif "overlap" in changes and changes["min_overlap"] not in (None, changes["overlap"]):
+            raise Invalid.field("overlap", "With dynamic overlap, overlap is min_overlap: give one of them.")
+        dynamic = _dynamic_overlap(kind, merged)
+        changes = {**changes, **dynamic}
     if "overlap" in changes and changes["overlap"] != project.overlap:
         _update_tasks(project.id, tasks.c.is_gold == sa.false(),
                       open_slots=tasks.c.open_slots + (changes["overlap"] - project.overlap))
@@ -161,7 +199,8 @@ def project_view(project: Project) -> dict:
         "id": project.id, "key": project.key, "title": project.title, "skill": project.skill_code,
         "task_type": project.task_type, "config": project.config, "difficulty": project.difficulty,
         "reward": money(project.reward_amount, project.currency), "overlap": project.overlap,
-        "lease_seconds": project.lease_seconds, "gold_ratio": project.gold_ratio,
+        "min_overlap": project.min_overlap, "max_overlap": project.max_overlap,
+        "confidence_target": project.confidence_target, "lease_seconds": project.lease_seconds, "gold_ratio": project.gold_ratio,
         "priority": project.priority, "instructions": project.instructions, "status": project.status,
         "sensitive_content": project.sensitive_content, "created_at": project.created_at,
         "updated_at": project.updated_at,
@@ -216,10 +255,13 @@ def sensitive_cap_reason(limit: int) -> dict:
 
 
 def lock_reason(project, levels: dict[str, int], skill_names: dict[str, dict], opted_in: bool,
-                sensitive_left: int) -> dict | None:
-    """Why a worker may not take tasks of a project (None: they may)."""
+                sensitive_left: int, paused: dict[int, dict] | None = None) -> dict | None:
+    """Why a worker may not take tasks of a project (None: they may). `paused`: the worker's
+    open pauses {project_id: reason} (backend/quality/floors.py)."""
     if levels.get(project.skill_code, 0) < project.difficulty:
         return level_reason(skill_names.get(project.skill_code, {"en": project.skill_code}), project.difficulty)
+    if paused and project.id in paused:
+        return paused[project.id]
     if project.sensitive_content and not opted_in:
         return SENSITIVE_OPT_IN_REASON
     if project.sensitive_content and sensitive_left <= 0:
@@ -249,12 +291,13 @@ def worker_projects(user_id: int) -> list[dict]:
     skill_names = {skill.code: skill.name for skill in skills.list_skills()}
     opted_in = sensitive_opt_in(user_id)
     sensitive_left = setting("MICROTASKS_SENSITIVE_DAILY_LIMIT") - sensitive_tasks_today(user_id, utcnow())
+    paused = floors.paused_projects(user_id)
     rows = db.session.execute(sa.select(Project).where(Project.status == "active")
                               .order_by(Project.priority.desc(), Project.id)).scalars().all()
     counts = _open_task_counts([p.id for p in rows]) if rows else {}
     items = []
     for project in rows:
-        reason = lock_reason(project, levels, skill_names, opted_in, sensitive_left)
+        reason = lock_reason(project, levels, skill_names, opted_in, sensitive_left, paused)
         items.append({
             "id": project.id, "title": project.title, "skill": project.skill_code,
             "task_type": project.task_type, "difficulty": project.difficulty,
@@ -276,6 +319,8 @@ def project_progress(project_id: int) -> dict:
         sa.func.count().filter(tasks.c.is_gold == sa.true()),
         sa.func.count().filter(normal, tasks.c.answer_count >= project.overlap),
         sa.func.coalesce(sa.func.sum(tasks.c.open_slots).filter(normal, tasks.c.open_slots > ZERO), 0),
+        sa.func.coalesce(sa.func.sum(project.overlap - tasks.c.answer_count).filter(
+            normal, tasks.c.answer_count < project.overlap), 0),
     ).where(tasks.c.project_id == project.id)).one()
     leases = db.session.execute(sa.select(sa.func.count()).select_from(assignments).where(
         assignments.c.project_id == project.id, assignments.c.status == LEASED,
@@ -284,16 +329,53 @@ def project_progress(project_id: int) -> dict:
         sa.func.count(),
         sa.func.count().filter(submissions.c.is_gold == sa.true()),
         sa.func.count().filter(submissions.c.is_gold == sa.true(), submissions.c.correct.is_(True)),
+        sa.func.count().filter(submissions.c.is_gold == sa.false(), submissions.c.created_at > now - RATE_WINDOW),
     ).where(submissions.c.project_id == project.id)).one()
-    total, gold, done, open_slots = task_row
-    answers, gold_answers, gold_correct = answer_row
+    total, gold, done, open_slots, remaining = task_row
+    answers, gold_answers, gold_correct, recent = answer_row
+    per_hour = recent / (RATE_WINDOW.total_seconds() / 3600)
     return {
         "project_id": project.id, "status": project.status, "overlap": project.overlap,
         "tasks_total": total, "gold_tasks": gold, "tasks_done": done, "open_slots": int(open_slots),
         "open_leases": leases, "answers": answers, "gold_answers": gold_answers,
         "gold_correct": gold_correct,
         "gold_accuracy": round(gold_correct / gold_answers, 4) if gold_answers else None,
+        # The current rate (normal answers of the last 24 hours: gold does not move the work), when
+        # the remaining answers would be in at that rate, and who may work on it (so managers see
+        # when to train more people).
+        "answers_last_24h": recent, "answers_per_hour": round(per_hour, 2),
+        "remaining_answers": int(remaining),
+        "eta": now + dt.timedelta(hours=int(remaining) / per_hour) if remaining and per_hour else None,
+        "eligible_workers": eligible_workers(project),
     }
+
+
+def eligible_workers(project: Project) -> int:
+    """Workers whose level in the project's skill reaches its difficulty (for sensitive projects:
+    who also opted in); the daily sensitive cap and pauses are left out (they pass)."""
+    eligible = skills.users_at_level(project.skill_code, min_level=project.difficulty)
+    if project.sensitive_content:
+        eligible = eligible.where(sa.exists().where(
+            work_preferences.c.user_id == eligible.selected_columns.user_id,
+            work_preferences.c.sensitive_content == sa.true()))
+    return db.session.execute(sa.select(sa.func.count()).select_from(eligible.subquery())).scalar_one()
+
+
+def answer_facts():
+    """A statement over every accepted answer: (id, user_id, project_id, skill_code, is_gold,
+    correct, created_at), to compose into the workforce analytics (rollups, activity)."""
+    return (sa.select(submissions.c.id, submissions.c.user_id, submissions.c.project_id,
+                      projects.c.skill_code, submissions.c.is_gold, submissions.c.correct,
+                      submissions.c.created_at)
+            .join(projects, projects.c.id == submissions.c.project_id))
+
+
+def answer_durations(user_id: int) -> list[tuple[int, int]]:
+    """(task difficulty, duration_ms) of every answer of a worker that has a duration."""
+    return db.session.execute(
+        sa.select(tasks.c.difficulty, submissions.c.duration_ms)
+        .join(tasks, tasks.c.id == submissions.c.task_id)
+        .where(submissions.c.user_id == user_id, submissions.c.duration_ms.is_not(None))).tuples().all()
 
 
 def open_work_by_skill() -> dict[str, list[dict]]:
