@@ -89,7 +89,7 @@ def summarize(path: Path, top: int = 15) -> dict:
     leaves: Counter = Counter()
     inclusive: Counter = Counter()
     total = idle = 0
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue

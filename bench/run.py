@@ -186,8 +186,11 @@ def _profile_done(rep: Report, pending, phones: int) -> None:
     if path is None:
         rep.notes.append(f"py-spy at {phones} phones recorded nothing")
         return
-    rep.profiles.append(profile.render(profile.summarize(path), f"py-spy of the app's processes at {phones} phones, "
-                                       f"{path.relative_to(report.RESULTS_PATH.parent.parent)}"))
+    try:  # a profile never costs the run its measurements
+        rep.profiles.append(profile.render(profile.summarize(path), f"py-spy of the app's processes at {phones} "
+                                           f"phones, {path.relative_to(report.RESULTS_PATH.parent.parent)}"))
+    except Exception as error:  # noqa: BLE001
+        rep.notes.append(f"the py-spy profile at {phones} phones could not be summarised: {error}")
 
 
 def _compare_with_ceiling(rep: Report, captured: dict, url: str, user_id: int) -> None:

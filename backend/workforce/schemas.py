@@ -215,6 +215,8 @@ class WorkerSkillDetailSchema(ma.Schema):
     level = fields.Integer(required=True)
     max_level = fields.Integer(required=True)
     certified_until = Timestamp(allow_none=True, required=True)
+    next_level = fields.Dict(allow_none=True, metadata={"description": "the next level's requirements and progress "
+                                                                       "(as GET /me/skills)"})
     timeline = fields.List(fields.Nested(WorkerLevelEventSchema), required=True, metadata={"description": "oldest first"})
     answers = fields.Integer(required=True)
     last_active_at = Timestamp(allow_none=True, required=True)

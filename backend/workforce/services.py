@@ -13,11 +13,13 @@ Definitions (docs/API.md, "Workforce analytics and dashboard"):
   the registered.
 
 Scale. Answers are read through rollups (backend/workforce/models.py) that the job
-`workforce.refresh_rollups` keeps current every minute: per worker and skill (first and last
-answer, answers, gold answers) and per hour and skill. Every reader adds the answers above the
-rollups' watermark (the few not yet counted), inside the same SQL statement as the rollup rows, so
-figures are exact at any moment and never count an answer twice. Levels come from the indexed
-worker_skills table, certificates and enrollments from their domains' statements.
+`workforce.refresh_rollups` keeps current every minute: per worker, per worker and skill (first
+and last answer, answers, gold answers, right gold answers) and per hour and skill. Every reader
+adds the answers above the rollups' watermark (the few not yet counted), inside the same SQL
+statement as the rollup rows, so figures are exact at any moment and never count an answer twice.
+Levels come from the indexed worker_skills table, certificates and enrollments from statements
+their domains' services build (composed here into one query). Counts over the workforce subtract
+the few accounts outside it (staff, deleted; a partial index) instead of joining users.
 """
 
 from __future__ import annotations

@@ -288,6 +288,20 @@ ROWS: list[Row] = [
     Row("PUT", "/api/v1/manage/workers/<int:worker_id>/skills/<skill>", staff(),
         path={"worker_id": "owner_id", "skill": "=audio_transcription"}, json={"level": 1, "reason": "matrix"}),
 
+    # --- the manager dashboard: HTML with its own cookie session, so a bearer token counts for
+    # nothing there — every caller is sent to the login page, and a POST without the form's CSRF
+    # token is refused (the browser test in tests/workforce logs in for real).
+    Row("GET", "/dashboard/", public(302)),
+    Row("GET", "/dashboard/login", public()),
+    Row("POST", "/dashboard/login", public(400)),
+    Row("POST", "/dashboard/logout", public(400)),
+    Row("GET", "/dashboard/static/<path:filename>", public(), path={"filename": "=dashboard.css"}),
+    Row("GET", "/dashboard/workers", public(302)),
+    Row("GET", "/dashboard/workers.csv", public(302)),
+    Row("GET", "/dashboard/workers/<int:worker_id>", public(302), path={"worker_id": "owner_id"}),
+    Row("POST", "/dashboard/workers/<int:worker_id>/skills/<skill>", public(400),
+        path={"worker_id": "owner_id", "skill": "=bbox"}),
+
     # --- last: rows that end a session or an account
     Row("POST", "/api/v1/auth/logout", public(204), json=_refresh),
     Row("DELETE", "/api/v1/me", signed_in(204), json=_delete_me),
