@@ -146,15 +146,21 @@ def committing_app(database_url, tmp_path):
             db.engine.dispose()
         return
     app = create_app(test_config(database_url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 60}))
+    _truncate_all(app)  # start clean even if an earlier test's subprocess left rows behind
     try:
         yield app
     finally:
+        _truncate_all(app)
         with app.app_context():
-            db.session.remove()
-            tables = [t.name for t in db.metadata.sorted_tables if t.name != "skills"]
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
             db.engine.dispose()
+
+
+def _truncate_all(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in db.metadata.sorted_tables if t.name != "skills"]
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture

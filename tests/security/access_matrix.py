@@ -34,6 +34,8 @@ class Row:
     json: object = None  # a body, or a function (world, role) → body
     headers: dict | Callable | None = None
     data: bytes | None = None
+    form: object = None  # dashboard rows: form fields, or a function (world, role) → fields
+    dashboard: bool = False  # the caller signs in to the HTML dashboard (cookie session + CSRF), no token
 
     @property
     def key(self) -> tuple[str, str]:
@@ -69,6 +71,11 @@ def reviewers(status: int = 200, **overrides) -> dict[str, int]:
 
 def admins(status: int = 200, **overrides) -> dict[str, int]:
     return {**_roles(401, 403, 403, 403, 403, status), **overrides}
+
+
+def dash(status: int = 200, **overrides) -> dict[str, int]:
+    """A dashboard page: staff signed in get it; everybody else is sent to the sign-in page."""
+    return {**_roles(302, 302, 302, 302, status, status), **overrides}
 
 
 def _person(world, role):
@@ -288,19 +295,21 @@ ROWS: list[Row] = [
     Row("PUT", "/api/v1/manage/workers/<int:worker_id>/skills/<skill>", staff(),
         path={"worker_id": "owner_id", "skill": "=audio_transcription"}, json={"level": 1, "reason": "matrix"}),
 
-    # --- the manager dashboard: HTML with its own cookie session, so a bearer token counts for
-    # nothing there — every caller is sent to the login page, and a POST without the form's CSRF
-    # token is refused (the browser test in tests/workforce logs in for real).
-    Row("GET", "/dashboard/", public(302)),
-    Row("GET", "/dashboard/login", public()),
-    Row("POST", "/dashboard/login", public(400)),
-    Row("POST", "/dashboard/logout", public(400)),
-    Row("GET", "/dashboard/static/<path:filename>", public(), path={"filename": "=dashboard.css"}),
-    Row("GET", "/dashboard/workers", public(302)),
-    Row("GET", "/dashboard/workers.csv", public(302)),
-    Row("GET", "/dashboard/workers/<int:worker_id>", public(302), path={"worker_id": "owner_id"}),
-    Row("POST", "/dashboard/workers/<int:worker_id>/skills/<skill>", public(400),
-        path={"worker_id": "owner_id", "skill": "=bbox"}),
+    # --- the workforce dashboard: HTML with its own cookie session and CSRF token. Each caller uses a
+    # browser of their own that signs in with their password (only staff get a session) and also
+    # sends their bearer token, which must count for nothing there. tests/workforce has the rest.
+    Row("GET", "/dashboard/static/<path:filename>", public(), path={"filename": "=dashboard.css"}, dashboard=True),
+    Row("GET", "/dashboard/login", public(200, manager=302, admin=302), dashboard=True),
+    Row("POST", "/dashboard/login", _roles(401, 403, 403, 403, 303, 303), dashboard=True,
+        form=lambda world, role: {**_login(world, role), "next": "/dashboard/"}),
+    Row("GET", "/dashboard/", dash(), dashboard=True),
+    Row("GET", "/dashboard/workers", dash(), dashboard=True),
+    Row("GET", "/dashboard/workers.csv", dash(), dashboard=True),
+    Row("GET", "/dashboard/workers/<int:worker_id>", dash(), path={"worker_id": "owner_id"}, dashboard=True),
+    Row("POST", "/dashboard/workers/<int:worker_id>/skills/<skill>", dash(303),
+        path={"worker_id": "owner_id", "skill": "=audio_transcription"}, form={"level": "1", "reason": "matrix"},
+        dashboard=True),
+    Row("POST", "/dashboard/logout", public(303), dashboard=True),
 
     # --- last: rows that end a session or an account
     Row("POST", "/api/v1/auth/logout", public(204), json=_refresh),

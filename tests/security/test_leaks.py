@@ -22,7 +22,7 @@ from tests.security.world import (
     OTHER_BONUS_REASON,
 )
 
-NOT_WORKER_FACING = ("/api/v1/manage/",)
+NOT_WORKER_FACING = ("/api/v1/manage/", "/dashboard")  # staff-only: the console and its pages
 
 
 def _worker_gets(app) -> list[str]:
