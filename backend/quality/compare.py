@@ -9,6 +9,7 @@ content, so it can be shown to a worker even for gold tasks.
 
 from __future__ import annotations
 
+import abc
 import math
 import unicodedata
 from dataclasses import dataclass, field
@@ -164,7 +165,7 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class Kind:
+class Kind(abc.ABC):
     """One question/task kind: its schemas and how a reply is graded against a key.
 
     `answer` holds the reply's fields; the key has the same fields, overridden or extended by
@@ -178,8 +179,9 @@ class Kind:
         self.option_field = option_field
         self.options_required = options_required  # a choice key is meaningless without them
 
+    @abc.abstractmethod
     def grade(self, key: dict, answer: dict) -> Grade:
-        raise NotImplementedError
+        """The credit of `answer` against `key` (both already validated)."""
 
 
 class Exact(Kind):

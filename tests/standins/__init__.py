@@ -335,8 +335,9 @@ class StandInServer:
         self._wake.wait(self.hang_seconds if seconds is None else seconds)
         self._drop(handler)
 
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        """Answer one request; each stand-in speaks its own service's wire format."""
+        self._drop(handler)  # a bare stand-in knows no service: it answers nothing
 
     def requests_to(self, path_prefix: str, method: str | None = None) -> list[RecordedRequest]:
         with self._lock:
