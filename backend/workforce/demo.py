@@ -86,7 +86,7 @@ def _project_body(spec: dict) -> dict:
     return ProjectCreateSchema().load({
         "key": spec["key"], "title": spec["title"], "skill": spec["skill"], "task_type": "classification",
         "config": {"labels": spec["labels"]}, "difficulty": spec["difficulty"], "reward": {"amount": spec["reward"]},
-        "overlap": spec["overlap"], "lease_seconds": 600, "gold_ratio": 0.25, "priority": spec["priority"],
+        "overlap": spec["overlap"], "lease_seconds": 600, "gold_ratio": 0.35, "priority": spec["priority"],
         "instructions": {"ko": "## 지침\n문장을 읽고 가장 알맞은 라벨을 고릅니다.",
                          "en": "## Guide\nRead the text and pick the label that fits best."},
     })
@@ -104,7 +104,7 @@ def _projects(rng: random.Random) -> dict[str, list[int]]:
             records = []
             for i in range(spec["tasks"]):
                 task = {"payload": {"text": f"{rng.choice(SENTENCES)} (#{i + 1})"}, "external_id": f"{spec['key']}-{i}"}
-                if i % 6 == 0:
+                if i % 4 == 0:
                     task["gold_answer"] = {"label": spec["labels"][i % len(spec["labels"])]}
                     task["explanation"] = {"ko": "지침의 예시와 같은 경우입니다.", "en": "Like the guide's example."}
                 records.append(task)
@@ -338,7 +338,7 @@ def seed() -> None:
                 sim.promote(user_id, skill, step, promoted + dt.timedelta(days=step - 2))
         if veteran or stage > 0.55:
             recent = rng.random() < 0.65
-            answers = int(rng.paretovariate(2.0) * 5)
+            answers = int(rng.paretovariate(1.5) * 3.5)
             sim.work(user_id, skill, level, accuracy,
                      _sessions(rng, sim.clock, (now - tested).total_seconds() / 86400, recent, min(answers, 40)))
     sim.stamp()
