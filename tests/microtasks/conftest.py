@@ -99,11 +99,3 @@ def captured(signal):
 def accepted_events():
     with captured(events.submission_accepted) as seen:
         yield seen
-
-
-@pytest.fixture(autouse=True)
-def _repeatable_draws():
-    """Gold draws and shuffles are random; seed them so every run of a test sees the same draws."""
-    from backend.microtasks.services import leasing
-
-    leasing._random.seed(20310302)
