@@ -21,7 +21,8 @@ certificate_issued = _signals.signal("certificate_issued")
 certificate_lapsed = _signals.signal("certificate_lapsed")
 # user_id, exam_id, attempt_id, retake_at (None when no attempts are left)
 exam_failed = _signals.signal("exam_failed")
-# submission_id, user_id, project_id, task_id, reward_amount, currency, gold, correct
+# submission_id, user_id, project_id, task_id, reward_amount, currency, gold, correct,
+# task_type, skill_code, duration_ms, submitted_at (what handlers would otherwise read back)
 submission_accepted = _signals.signal("submission_accepted")
 # submission_id, user_id, decision (approved | rejected), reason, final
 submission_reviewed = _signals.signal("submission_reviewed")

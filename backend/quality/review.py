@@ -162,16 +162,19 @@ def score_answer(user_id: int, project_id: int, skill_code: str, *, gold: bool, 
 
 
 def on_submission_accepted(_sender=None, *, submission_id: int, user_id: int, project_id: int,
-                           gold: bool = False, correct: bool | None = None, **_):
+                           gold: bool = False, correct: bool | None = None, skill_code: str | None = None,
+                           duration_ms: int | None = None, submitted_at: dt.datetime | None = None, **_):
     """Every accepted answer: score it (floors, levels), and sample normal answers for review."""
-    try:
-        sub = _submission(submission_id)
-    except NotFound:  # an event not about a stored submission (other domains' tests send such)
-        return
-    observation = score_answer(user_id, project_id, sub.skill_code, gold=bool(gold), correct=correct,
-                               duration_ms=sub.duration_ms, at=sub.created_at)
+    if skill_code is None or submitted_at is None:  # an event without the engine's details: read them
+        try:
+            sub = _submission(submission_id)
+        except NotFound:  # an event not about a stored submission (other domains' tests send such)
+            return
+        skill_code, duration_ms, submitted_at = sub.skill_code, sub.duration_ms, sub.created_at
+    observation = score_answer(user_id, project_id, skill_code, gold=bool(gold), correct=correct,
+                               duration_ms=duration_ms, at=submitted_at)
     if not gold:
-        sample_submission(submission_id, user_id, project_id, sub.created_at, observation)
+        sample_submission(submission_id, user_id, project_id, submitted_at, observation)
 
 
 # ----------------------------------------------------------------------------- emitting

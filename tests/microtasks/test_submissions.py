@@ -3,6 +3,8 @@ answers both ways, gold feedback, the submission_accepted event, recorded durati
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
 from backend.extensions import db
@@ -127,7 +129,8 @@ def test_submission_event_and_earned(app, client, auth, accepted_events):
     event = accepted_events[0]
     assert event == {"submission_id": result["id"], "user_id": worker.id, "project_id": project_id,
                      "task_id": held["task"]["id"], "reward_amount": 120, "currency": "KRW", "gold": False,
-                     "correct": None}
+                     "correct": None, "task_type": "classification", "skill_code": "llm_eval", "duration_ms": 7000,
+                     "submitted_at": dt.datetime(2031, 3, 2, 9, 0, 7, tzinfo=dt.UTC)}
     with app.app_context():
         assert db.session.get(Submission, result["id"]).duration_ms == 7000
 

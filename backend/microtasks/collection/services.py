@@ -449,7 +449,8 @@ def attach_uploads(submission_id: int) -> None:
 
 
 def _on_submission_accepted(sender=None, **event) -> None:
-    attach_uploads(event["submission_id"])
+    if event.get("task_type", TASK_TYPE) == TASK_TYPE:  # other types need no read back
+        attach_uploads(event["submission_id"])
 
 
 def connect_handlers() -> None:

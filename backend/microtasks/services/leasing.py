@@ -382,7 +382,7 @@ def submit(user_id: int, assignment_id: int, answer, duration_ms: int | None = N
     """
     now = utcnow()
     row = _own_assignment(user_id, assignment_id, assignments.c.project_id, assignments.c.reward_amount,
-                          assignments.c.currency, projects.c.task_type, projects.c.config,
+                          assignments.c.currency, projects.c.task_type, projects.c.skill_code, projects.c.config,
                           tasks.c.payload, tasks.c.gold_answer, tasks.c.explanation)
     if row.status == "submitted":
         raise Conflict("This task was already submitted.", slug="already-submitted")
@@ -417,7 +417,8 @@ def submit(user_id: int, assignment_id: int, answer, duration_ms: int | None = N
     events.submission_accepted.send(
         submission_id=submission_id, user_id=user_id, project_id=row.project_id, task_id=row.task_id,
         reward_amount=row.reward_amount, currency=row.currency, gold=row.is_gold,
-        correct=grade.correct if grade else None,
+        correct=grade.correct if grade else None, task_type=row.task_type, skill_code=row.skill_code,
+        duration_ms=duration_ms, submitted_at=now,
     )
     result = {"id": submission_id, "status": "accepted", "late": late,
               "earned": money(row.reward_amount, row.currency)}
