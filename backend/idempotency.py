@@ -35,13 +35,18 @@ def check_key(key: str) -> str:
     return key
 
 
-def find(user_id: int, key: str) -> IdempotencyRecord | None:
-    return db.session.execute(
-        sa.select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key)
-    ).scalar_one_or_none()
+_records = IdempotencyRecord.__table__
+# Core, not the ORM: a lookup runs on every retried POST of the hot path.
+_FIND = sa.select(_records.c.fingerprint, _records.c.status_code, _records.c.response_body).where(
+    _records.c.user_id == sa.bindparam("user_id"), _records.c.key == sa.bindparam("key"))
 
 
-def ensure_same_request(record: IdempotencyRecord, fingerprint: str) -> None:
+def find(user_id: int, key: str) -> sa.Row | None:
+    """The first answer given to this key: (fingerprint, status_code, response_body), or None."""
+    return db.session.execute(_FIND, {"user_id": user_id, "key": key}).first()
+
+
+def ensure_same_request(record: sa.Row, fingerprint: str) -> None:
     if record.fingerprint != fingerprint:
         raise Invalid(
             "This Idempotency-Key was already used with a different request.",
@@ -51,9 +56,9 @@ def ensure_same_request(record: IdempotencyRecord, fingerprint: str) -> None:
 
 
 def remember(user_id: int, key: str, fingerprint: str, status_code: int, body) -> None:
-    db.session.add(IdempotencyRecord(user_id=user_id, key=key, fingerprint=fingerprint,
-                                     status_code=status_code, response_body=body))
-    db.session.flush()
+    db.session.execute(sa.insert(_records).values(user_id=user_id, key=key, fingerprint=fingerprint,
+                                                  status_code=status_code, response_body=body,
+                                                  created_at=utcnow()))
 
 
 def purge_old() -> int:

@@ -46,8 +46,14 @@ def install_url_converters(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
 
 
-def current_user():
+def current_user() -> accounts.Principal:
+    """The signed-in worker or staff member: id, role, locale."""
     return g.current_user
+
+
+def current_account():
+    """The signed-in User entity, loaded on demand (views that read or change the profile)."""
+    return accounts.user_by_id(g.current_user_id)
 
 
 def _bearer_token() -> str:
@@ -70,7 +76,7 @@ def auth_required(*roles: str):
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            user = accounts.user_for_access_token(_bearer_token())
+            user = accounts.principal_for_access_token(_bearer_token())
             if roles and user.role not in roles:
                 raise Forbidden("Your role may not do this.")
             g.current_user = user
@@ -117,8 +123,8 @@ def idempotent(view):
         response = make_response(view(*args, **kwargs))
         if response.status_code >= 300:
             return response
-        idempotency.remember(user_id, key, fingerprint, response.status_code, response.get_json())
         try:
+            idempotency.remember(user_id, key, fingerprint, response.status_code, response.get_json())
             db.session.commit()
         except IntegrityError:
             # A concurrent request with the same key committed first: answer what it answered.

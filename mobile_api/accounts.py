@@ -5,7 +5,7 @@ from backend.accounts import schemas
 from backend.accounts import services as accounts
 from backend.api import Blueprint
 from backend.extensions import limiter
-from backend.web import auth_required, current_user
+from backend.web import auth_required, current_account, current_user
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
 
@@ -56,7 +56,7 @@ def logout(body):
 @auth_required()
 @blp.response(200, schemas.MeSchema)
 def me():
-    return accounts.profile(current_user())
+    return accounts.profile(current_account())
 
 
 @blp.route("/me", methods=["PATCH"])
@@ -64,7 +64,7 @@ def me():
 @blp.arguments(schemas.MeUpdateSchema)
 @blp.response(200, schemas.MeSchema)
 def update_me(body):
-    return accounts.profile(accounts.update_profile(current_user(), body))
+    return accounts.profile(accounts.update_profile(current_account(), body))
 
 
 @blp.route("/me/export", methods=["GET"])
@@ -82,4 +82,4 @@ def export_me():
 @blp.problem(401, "The password does not match")
 def delete_me(body):
     """Delete the account: personal data is anonymised; earnings records and submitted work stay."""
-    privacy.delete_account(current_user(), body["password"])
+    privacy.delete_account(current_account(), body["password"])

@@ -12,6 +12,7 @@ import hashlib
 import secrets
 import uuid
 import zoneinfo
+from dataclasses import dataclass
 
 import jwt
 import sqlalchemy as sa
@@ -128,7 +129,17 @@ def issue_tokens(user: User, family: str | None = None) -> dict:
     return {"access_token": access, "refresh_token": refresh, "expires_in": access_ttl}
 
 
-def user_for_access_token(token: str) -> User:
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who sent a request: what every authenticated request needs, read without the ORM (the
+    hot path's requests never load the whole User)."""
+
+    id: int
+    role: str
+    locale: str
+
+
+def principal_for_access_token(token: str) -> Principal:
     try:
         claims = jwt.decode(token, current_app.config["SECRET_KEY"], algorithms=["HS256"],
                             options={"require": ["exp", "sub"]})
@@ -138,7 +149,18 @@ def user_for_access_token(token: str) -> User:
         raise Unauthorized("The access token is not valid.", slug="token-invalid") from None
     if claims.get("typ") != "access":
         raise Unauthorized("The access token is not valid.", slug="token-invalid")
-    user = db.session.get(User, int(claims["sub"]))
+    row = db.session.execute(_PRINCIPAL, {"user_id": int(claims["sub"])}).first()
+    if row is None:
+        raise Unauthorized("The account no longer exists.", slug="token-invalid")
+    return Principal(row.id, row.role, row.locale)
+
+
+_PRINCIPAL = (sa.select(User.id, User.role, User.locale)
+              .where(User.id == sa.bindparam("user_id"), User.deleted_at.is_(None)))
+
+
+def user_by_id(user_id: int) -> User:
+    user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
         raise Unauthorized("The account no longer exists.", slug="token-invalid")
     return user
