@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend import events
 from backend.audit import services as audit
@@ -63,15 +64,34 @@ def setting(name: str):
 # ----------------------------------------------------------------------------- pace
 
 
+PACE_CACHE_KEY = "labelpath_quality_pace"  # app.extensions: {project_id: (median_ms, computed_at)}
+
+
+def _pace_cache() -> dict[int, tuple[int, dt.datetime]]:
+    """This process's copy of the projects' medians, per app (so per database: the tests' fresh
+    app per test starts empty); the ProjectPace rows stay the store shared between processes."""
+    return current_app.extensions.setdefault(PACE_CACHE_KEY, {})
+
+
 def project_median_ms(project_id: int, now: dt.datetime | None = None) -> int | None:
-    """The project's median answer time in ms (None while it has too few answers)."""
+    """The project's median answer time in ms (None while it has too few answers).
+
+    Steady state reads nothing: the value is kept in this process for PACE_REFRESH_S after it was
+    computed (judged against `now`, so a moved clock sees it go stale); then the shared row is
+    read, and recomputed from the latest answers when it is stale too."""
     from backend.microtasks.models import Submission  # the engine's table, read only
 
     now = now or utcnow()
-    pace = db.session.get(ProjectPace, project_id)
-    if pace is not None and pace.median_ms is not None and \
-            pace.computed_at > now - dt.timedelta(seconds=setting("PACE_REFRESH_S")):
-        return pace.median_ms  # (while a project has too few answers, each answer recounts: cheap then)
+    fresh_after = now - dt.timedelta(seconds=setting("PACE_REFRESH_S"))
+    cache = _pace_cache()
+    cached = cache.get(project_id)
+    if cached is not None and cached[1] > fresh_after:
+        return cached[0]
+    pace = db.session.execute(sa.select(ProjectPace.median_ms, ProjectPace.computed_at)
+                              .where(ProjectPace.project_id == project_id)).first()
+    if pace is not None and pace.median_ms is not None and pace.computed_at > fresh_after:
+        cache[project_id] = (pace.median_ms, pace.computed_at)  # another process refreshed it
+        return pace.median_ms
     durations = db.session.execute(
         sa.select(Submission.duration_ms).where(Submission.project_id == project_id,
                                                 Submission.duration_ms.is_not(None))
@@ -82,8 +102,13 @@ def project_median_ms(project_id: int, now: dt.datetime | None = None) -> int | 
     values = {"median_ms": value, "sample_size": len(durations), "computed_at": now}
     db.session.execute(insert.values(project_id=project_id, **values)
                        .on_conflict_do_update(index_elements=[ProjectPace.project_id], set_=values))
-    if pace is not None:
-        db.session.expire(pace)
+    if value is not None:
+        cache[project_id] = (value, now)
+    else:  # (while a project has too few answers, each answer recounts: cheap then)
+        cache.pop(project_id, None)
+    loaded = db.session.identity_map.get(sa.inspect(ProjectPace).identity_key_from_primary_key([project_id]))
+    if loaded is not None:
+        db.session.expire(loaded)
     return value
 
 
@@ -103,38 +128,81 @@ class Observation:
     paused: ProjectPause | None = None
 
 
-def _locked_stats(user_id: int, project_id: int) -> WorkerProjectStats:
-    stmt = (sa.select(WorkerProjectStats)
-            .where(WorkerProjectStats.user_id == user_id, WorkerProjectStats.project_id == project_id)
-            .with_for_update().execution_options(populate_existing=True))
-    row = db.session.execute(stmt).scalar_one_or_none()
-    if row is None:
-        try:
-            with db.session.begin_nested():
-                row = WorkerProjectStats(user_id=user_id, project_id=project_id, answers=0, gold_answers=0,
-                                         gold_correct=0, fast_answers=0, recent_gold="", recent_fast="")
-                db.session.add(row)
-                db.session.flush()
-        except IntegrityError:  # a concurrent answer of the same worker created it
-            row = db.session.execute(stmt).scalar_one()
+_STATS_RETURNED = ("answers", "gold_answers", "gold_correct", "fast_answers", "recent_gold", "recent_fast",
+                   "updated_at")
+_stats_upserts: dict[str, sa.TextualSelect] = {}
+
+
+def _stats_upsert(dialect: str) -> sa.TextualSelect:
+    """INSERT … ON CONFLICT (user_id, project_id) DO UPDATE … RETURNING: one answer counted in one
+    statement, whether the worker's row exists yet or not. The inserted values are this answer's
+    increments (the first answer's row); on a conflict they are added to the row (EXCLUDED), and
+    the recent_* strings get the outcome appended and keep their newest RECENT_KEEP characters.
+    The conflicting row stays locked until the transaction ends, so racing answers all count.
+
+    Built with the dialect's upsert construct once per dialect (SQLite ≥ 3.35 and PostgreSQL have
+    upsert and RETURNING), then kept as a typed text() statement: SQLAlchemy 2.0 never caches the
+    compiled form of an ON CONFLICT insert, and compiling it on every answer cost more CPU than
+    executing it."""
+    stmt = _stats_upserts.get(dialect)
+    if stmt is not None:
+        return stmt
+    table = WorkerProjectStats.__table__
+    if dialect == "postgresql":
+        insert, named = postgresql.insert(table), postgresql.dialect(paramstyle="named")
+
+        def newest(text):
+            return sa.func.right(text, sa.literal_column(str(RECENT_KEEP)))
+    else:
+        insert, named = sqlite.insert(table), sqlite.dialect(paramstyle="named")
+
+        def newest(text):  # a negative start counts from the end; shorter strings stay whole
+            return sa.func.substr(text, sa.literal_column(str(-RECENT_KEEP)))
+    new, c = insert.excluded, table.c
+    upsert = insert.on_conflict_do_update(index_elements=[c.user_id, c.project_id], set_={
+        "answers": c.answers + new.answers,
+        "fast_answers": c.fast_answers + new.fast_answers,
+        "recent_fast": newest(c.recent_fast + new.recent_fast),
+        "gold_answers": c.gold_answers + new.gold_answers,  # + 0 and '' for an unscored answer
+        "gold_correct": c.gold_correct + new.gold_correct,
+        "recent_gold": newest(c.recent_gold + new.recent_gold),
+        "updated_at": new.updated_at,
+    }).returning(*(c[name] for name in _STATS_RETURNED))
+    stmt = (sa.text(str(upsert.compile(dialect=named)))  # every column a :named parameter
+            .bindparams(*(sa.bindparam(column.name, type_=column.type) for column in table.c))
+            .columns(*(c[name] for name in _STATS_RETURNED)))
+    _stats_upserts[dialect] = stmt
+    return stmt
+
+
+def _count_answer(user_id: int, project_id: int, *, fast: bool, scored: bool, correct: bool,
+                  now: dt.datetime) -> sa.Row:
+    """Add one answer to the worker's stats in the project; the row as it is now."""
+    if db.session.autoflush:
+        db.session.flush()  # as a SELECT through the ORM would (a Core statement doesn't autoflush)
+    outcome = "1" if correct else "0"
+    row = db.session.execute(_stats_upsert("postgresql" if is_postgresql(db.session) else "sqlite"), {
+        "user_id": user_id, "project_id": project_id, "answers": 1, "fast_answers": int(fast),
+        "recent_fast": "1" if fast else "0", "gold_answers": int(scored), "gold_correct": int(scored and correct),
+        "recent_gold": outcome if scored else "", "updated_at": now}).one()
+    loaded = db.session.identity_map.get(
+        sa.inspect(WorkerProjectStats).identity_key_from_primary_key([user_id, project_id]))
+    if loaded is not None:  # an entity of the row in this session: show it the new counts
+        for name in _STATS_RETURNED:
+            set_committed_value(loaded, name, getattr(row, name))
     return row
 
 
 def observe(user_id: int, project_id: int, skill_code: str, *, gold: bool, correct: bool | None,
             duration_ms: int | None, now: dt.datetime | None = None) -> Observation:
-    """Count one accepted answer; pause the worker on the project when a floor says so."""
+    """Count one accepted answer; pause the worker on the project when a floor says so.
+
+    Steady state: one statement (the stats upsert); the pace comes from this process's copy, and
+    the open pause is looked for only when a floor is broken."""
     now = now or utcnow()
     fast = is_fast(duration_ms, project_median_ms(project_id, now))
-    row = _locked_stats(user_id, project_id)
-    row.answers += 1
-    row.fast_answers += int(fast)
-    row.recent_fast = push(row.recent_fast, fast)
-    if gold and correct is not None:
-        row.gold_answers += 1
-        row.gold_correct += int(bool(correct))
-        row.recent_gold = push(row.recent_gold, bool(correct))
-    row.updated_at = now
-    db.session.flush()
+    row = _count_answer(user_id, project_id, fast=fast, scored=gold and correct is not None,
+                        correct=bool(correct), now=now)
     observation = Observation(fast=fast, answers=row.answers, gold_answers=row.gold_answers,
                               gold_correct=row.gold_correct)
     cause = floor_broken(row.recent_gold, row.recent_fast)
