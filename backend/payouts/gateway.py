@@ -13,12 +13,18 @@ transfer up by its transfer_group before it ever asks again.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import stripe
+if TYPE_CHECKING:
+    import stripe
+
+# `stripe` (with httpx and the rest it pulls in: about 10-12 MB) is imported inside the functions
+# that talk to Stripe, so a web worker that never pays out or verifies a webhook never loads it.
 
 log = logging.getLogger(__name__)
 
@@ -167,16 +173,26 @@ class StripeGateway(PayoutGateway):
 
     def __init__(self, api_key: str, *, api_base: str = "", timeout: float = TIMEOUT_S,
                  retry_delays: tuple[float, ...] = RETRY_DELAYS_S):
-        options = {}
-        if api_base:  # tests: every base address, so nothing leaks to stripe.com
-            options["base_addresses"] = {"api": api_base, "connect": api_base, "files": api_base,
-                                         "meter_events": api_base}
-        self.client = stripe.StripeClient(api_key, max_network_retries=0,
-                                          http_client=stripe.RequestsClient(timeout=timeout), **options)
+        self._api_key, self._api_base, self._timeout = api_key, api_base, timeout
         self.retry_delays = retry_delays
+
+    @functools.cached_property
+    def client(self) -> stripe.StripeClient:
+        """Built on first use: views that only ask `live` (GET /me/payouts, …) never load stripe.
+        Two threads may both build one at first; either is as good (no shared state)."""
+        import stripe
+
+        options = {}
+        if self._api_base:  # tests: every base address, so nothing leaks to stripe.com
+            options["base_addresses"] = {"api": self._api_base, "connect": self._api_base,
+                                         "files": self._api_base, "meter_events": self._api_base}
+        return stripe.StripeClient(self._api_key, max_network_retries=0,
+                                   http_client=stripe.RequestsClient(timeout=self._timeout), **options)
 
     # -- accounts (the worker waits for these: one short attempt, then GatewayUnavailable)
     def create_account(self, *, user_id: int, email: str, idempotency_key: str) -> AccountInfo:
+        import stripe
+
         try:
             account = self.client.v1.accounts.create(params={
                 "type": "express", "email": email,
@@ -189,6 +205,8 @@ class StripeGateway(PayoutGateway):
         return _account_info(account)
 
     def retrieve_account(self, account_id: str) -> AccountInfo:
+        import stripe
+
         try:
             return _account_info(self.client.v1.accounts.retrieve(account_id))
         except stripe.StripeError as error:
@@ -196,6 +214,8 @@ class StripeGateway(PayoutGateway):
             raise GatewayUnavailable(_describe(error)) from None
 
     def create_onboarding_link(self, account_id: str, *, return_url: str, refresh_url: str) -> OnboardingLink:
+        import stripe
+
         try:
             link = self.client.v1.account_links.create(params={
                 "account": account_id, "type": "account_onboarding",
@@ -208,6 +228,8 @@ class StripeGateway(PayoutGateway):
 
     # -- transfers (run by scheduler jobs: bounded retries with the same key)
     def create_transfer(self, request: TransferRequest) -> TransferOutcome:
+        import stripe
+
         params = {
             "amount": to_stripe_amount(request.amount, request.currency),
             "currency": request.currency.lower(),
@@ -244,6 +266,8 @@ class StripeGateway(PayoutGateway):
 
     def find_transfer(self, *, transfer_group: str, payout_id: int) -> FoundTransfer | None:
         """The transfer made for a payout, looked up by transfer_group and metadata."""
+        import stripe
+
         last_error = "no attempt"
         for attempt in range(len(self.retry_delays) + 1):
             if attempt:
@@ -268,6 +292,8 @@ class StripeGateway(PayoutGateway):
 def verify_webhook(payload: bytes, signature: str | None, secrets: list[str]) -> dict:
     """The event as a plain dict if `signature` was made with one of `secrets` (platform and
     Connect endpoints have different secrets); ValueError otherwise."""
+    import stripe
+
     for secret in secrets:
         if not secret:
             continue

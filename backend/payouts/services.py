@@ -10,7 +10,9 @@ changed by one conditional UPDATE in the same transaction as the entry is writte
 No row updated means the money is not there (409). On PostgreSQL a concurrent debit of the same
 row waits for the first to commit and re-checks the condition on the new row; on SQLite every
 write transaction starts with BEGIN IMMEDIATE, so they run one after the other; on both, CHECK
-constraints refuse a negative bucket as the last line of defence.
+constraints refuse a negative bucket as the last line of defence. Money that only comes in (a
+task reward, on every accepted submission) takes a short Core path, `_credit`: the same UPDATE
+without a condition (nothing can go negative), then the entry; no ORM flush, no savepoint.
 
 Payouts. POST /me/payouts books the debit (available → processing) and a `queued` row; nothing
 talks to Stripe on a worker's request except onboarding, which the worker waits for. Scheduler
@@ -33,6 +35,7 @@ import datetime as dt
 import logging
 import secrets
 import zoneinfo
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
@@ -60,6 +63,7 @@ from backend.payouts.gateway import (
     verify_webhook,
 )
 from backend.payouts.models import (
+    BUCKETS,
     LedgerEntry,
     Payout,
     PayoutAccount,
@@ -155,6 +159,74 @@ def post_entry(user_id: int, currency: str, kind: str, *, pending: int = 0, avai
     return entry
 
 
+class _FastStatements(NamedTuple):
+    insert_reward: sa.Insert  # … ON CONFLICT (submission_id) DO NOTHING RETURNING id
+    upsert_balance: sa.Insert  # … ON CONFLICT (user_id, currency) DO UPDATE adding, RETURNING available
+
+
+_balances, _entries, _rewards = WorkerBalance.__table__, LedgerEntry.__table__, Reward.__table__
+
+# Built once: a statement object computes its cache key once, so reusing it spares that CPU on
+# every accepted submission. Parameters come with each execution.
+_CREDIT_BALANCE = (
+    sa.update(_balances)
+    .where(_balances.c.user_id == sa.bindparam("b_user_id"), _balances.c.currency == sa.bindparam("b_currency"))
+    .values(updated_at=sa.bindparam("b_now"),
+            **{bucket: _balances.c[bucket] + sa.bindparam(f"d_{bucket}", type_=sa.BigInteger) for bucket in BUCKETS})
+    .returning(_balances.c.available)
+)
+_INSERT_ENTRY = sa.insert(_entries)
+
+
+def _build_fast_statements(dialect) -> _FastStatements:
+    upsert = dialect.insert(_balances)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["user_id", "currency"],
+        set_={"updated_at": upsert.excluded.updated_at,
+              **{bucket: _balances.c[bucket] + upsert.excluded[bucket] for bucket in BUCKETS}},
+    ).returning(_balances.c.available)
+    return _FastStatements(
+        insert_reward=dialect.insert(_rewards).on_conflict_do_nothing(index_elements=["submission_id"])
+        .returning(_rewards.c.id),
+        upsert_balance=upsert,
+    )
+
+
+_FAST_STATEMENTS = {True: _build_fast_statements(pg_dialect), False: _build_fast_statements(sqlite_dialect)}
+
+
+def _fast_statements() -> _FastStatements:
+    return _FAST_STATEMENTS[is_postgresql(db.session)]
+
+
+def _credit(user_id: int, currency: str, kind: str, deltas: dict[str, int], *, now: dt.datetime,
+            reward_id: int | None = None) -> int:
+    """post_entry for money that only comes in (every delta >= 0, so no bucket can go below
+    zero and there is nothing to check), in Core: UPDATE the balance RETURNING available (the
+    row lock on PostgreSQL, as post_entry takes it), then INSERT the entry. The worker's first
+    money in a currency upserts the balance row instead (two first rewards racing: the second
+    waits on the unique index, then adds). Not an upsert every time: on PostgreSQL each upsert
+    takes a worker_balances id from the sequence even when it only updates. The available after."""
+    if any(delta < 0 for delta in deltas.values()):
+        raise ValueError("_credit only adds money; use post_entry")
+    amounts = {bucket: int(deltas.get(bucket, 0)) for bucket in BUCKETS}
+    available_after = db.session.execute(_CREDIT_BALANCE, {
+        "b_user_id": user_id, "b_currency": currency, "b_now": now,
+        **{f"d_{bucket}": amount for bucket, amount in amounts.items()},
+    }).scalar_one_or_none()
+    if available_after is None:
+        available_after = db.session.execute(_fast_statements().upsert_balance, {
+            "user_id": user_id, "currency": currency, "updated_at": now, **amounts}).scalar_one()
+    # reason/detail as None like the ORM writes them (JSON null), so every entry looks the same.
+    db.session.execute(_INSERT_ENTRY, {
+        "user_id": user_id, "currency": currency, "kind": kind,
+        **{f"{bucket}_delta": amount for bucket, amount in amounts.items()},
+        "available_after": available_after, "reward_id": reward_id, "payout_id": None,
+        "reason": None, "actor_id": None, "detail": None, "created_at": now,
+    })
+    return available_after
+
+
 def balance_of(user_id: int, currency: str | None = None) -> dict[str, int]:
     currency = currency or deployment_currency()
     row = db.session.execute(
@@ -208,32 +280,35 @@ def _reward_for_submission(submission_id: int) -> Reward | None:
 
 
 def book_reward(*, submission_id: int, user_id: int, amount: int, currency: str,
-                project_id: int | None = None, task_id: int | None = None, gold: bool = False) -> Reward | None:
+                project_id: int | None = None, task_id: int | None = None, gold: bool = False) -> int | None:
     """An accepted submission's reward: pending for the review window, or available at once
-    when there is none. A second call for the same submission does nothing."""
+    when there is none. Returns the new reward's id; None when nothing was booked (no amount,
+    or the submission's reward exists already, booked before or by a racing transaction).
+
+    Runs on every accepted submission, so it is three Core statements and no ORM flush: the
+    reward (INSERT … ON CONFLICT (submission_id) DO NOTHING RETURNING id: a second booking stops
+    here), the balance (UPDATE … RETURNING available, row-locked; an upsert instead on the
+    worker's first money in this currency) and the ledger entry."""
     if amount is None or amount <= 0:
         return None
     currency = (currency or deployment_currency()).upper()
-    if _reward_for_submission(submission_id) is not None:
-        return None
     window = _review_window()
     now = utcnow()
-    reward = Reward(user_id=user_id, submission_id=submission_id, project_id=project_id, task_id=task_id,
-                    amount=amount, currency=currency, gold=bool(gold),
-                    status="pending" if window > 0 else "available",
-                    available_at=now + dt.timedelta(seconds=window) if window > 0 else now,
-                    decided_at=None if window > 0 else now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(reward)
-            db.session.flush()
-    except IntegrityError:
-        return None  # booked concurrently
-    if window > 0:
-        post_entry(user_id, currency, "reward", pending=amount, reward_id=reward.id)
-    else:
-        post_entry(user_id, currency, "reward", available=amount, reward_id=reward.id)
-    return reward
+    statements = _fast_statements()
+    # On PostgreSQL a racing booking of the same submission waits here for the other
+    # transaction: nothing is booked if it commits, this one books if it rolls back.
+    reward_id = db.session.execute(statements.insert_reward, {
+        "user_id": user_id, "submission_id": submission_id, "project_id": project_id, "task_id": task_id,
+        "amount": amount, "currency": currency, "gold": bool(gold),
+        "status": "pending" if window > 0 else "available",
+        "available_at": now + dt.timedelta(seconds=window) if window > 0 else now,
+        "decided_at": None if window > 0 else now, "created_at": now,
+    }).scalar_one_or_none()
+    if reward_id is None:
+        return None
+    bucket = "pending" if window > 0 else "available"
+    _credit(user_id, currency, "reward", {bucket: amount}, reward_id=reward_id, now=now)
+    return reward_id
 
 
 def _set_reward_status(reward_id: int, new: str, old: tuple[str, ...], **values) -> bool:
