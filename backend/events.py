@@ -24,7 +24,9 @@ exam_failed = _signals.signal("exam_failed")
 # submission_id, user_id, project_id, task_id, reward_amount, currency, gold, correct,
 # task_type, skill_code, duration_ms, submitted_at (what handlers would otherwise read back)
 submission_accepted = _signals.signal("submission_accepted")
-# submission_id, user_id, decision (approved | rejected), reason, final
+# submission_id, user_id, decision (approved | rejected), reason, final, appeal (an appeal's decision)
 submission_reviewed = _signals.signal("submission_reviewed")
+# pause_id, user_id, project_id, status (paused | lifted), reason ({ko, en}), actor_id (a lifting manager)
+pause_changed = _signals.signal("pause_changed")
 # payout_id, user_id, status, amount, currency, failure_reason ({ko, en} or None)
 payout_changed = _signals.signal("payout_changed")

@@ -60,6 +60,7 @@ from backend.notifications.models import (
     PushDelivery,
     WorkWatch,
 )
+from backend.quality import floors
 from backend.schemas import decode_cursor, encode_cursor
 from backend.skills import services as skills
 from backend.skills.models import WorkerSkill
@@ -525,7 +526,8 @@ def announce_new_work() -> int:
     dry spell (at most one such notice per worker per skill per local day).
 
     Eligibility is what leasing applies: a certified level (≥ 1) in the skill at least the
-    project's difficulty, and sensitive projects only for workers who opted in to them.
+    project's difficulty, sensitive projects only for workers who opted in to them, and no
+    project the worker is paused on.
     """
     from backend.microtasks import services as microtasks
 
@@ -546,8 +548,8 @@ def announce_new_work() -> int:
     return announced
 
 
-def _open_slots_for(level: int, projects: list[dict], user_id: int, sensitive_ok) -> int:
-    mine = [p for p in projects if int(p["difficulty"]) <= level]
+def _open_slots_for(level: int, projects: list[dict], user_id: int, sensitive_ok, paused: set[int]) -> int:
+    mine = [p for p in projects if int(p["difficulty"]) <= level and p["project_id"] not in paused]
     slots = sum(int(p["open_slots"]) for p in mine if not p.get("sensitive_content"))
     sensitive = sum(int(p["open_slots"]) for p in mine if p.get("sensitive_content"))
     if sensitive and sensitive_ok(user_id):
@@ -560,6 +562,7 @@ def _check_skill_work(skill: str, projects: list[dict], now: dt.datetime, sensit
         sa.select(WorkWatch).where(WorkWatch.skill_code == skill)).scalars()}
     eligible: dict[int, tuple[int, str]] = {}  # user_id -> (open slots for them, timezone)
     if projects:
+        paused = floors.paused_workers(p["project_id"] for p in projects)  # as leasing: not there
         lowest = max(1, min(int(p["difficulty"]) for p in projects))
         for user_id, level, tz in db.session.execute(
             sa.select(User.id, WorkerSkill.level, User.timezone)
@@ -567,7 +570,7 @@ def _check_skill_work(skill: str, projects: list[dict], now: dt.datetime, sensit
             .where(WorkerSkill.skill_code == skill, WorkerSkill.level >= lowest,
                    User.role == "worker", User.deleted_at.is_(None))
         ).all():
-            slots = _open_slots_for(level, projects, user_id, sensitive_ok)
+            slots = _open_slots_for(level, projects, user_id, sensitive_ok, paused.get(user_id, set()))
             if slots:
                 eligible[user_id] = (slots, tz)
     announced = 0
@@ -687,15 +690,39 @@ def on_level_changed(*, user_id: int, skill: str, old_level: int, new_level: int
     notify(user_id, kind, params, {"screen": "skill", "skill": skill})
 
 
+NO_REASON = {"ko": "사유가 적혀 있지 않아요", "en": "no reason given"}
+
+
 @_guarded
 def on_submission_reviewed(*, submission_id, user_id: int, decision: str, reason: str | None = None,
-                           final=None, **_):
+                           final=None, appeal: bool = False, **_):
+    link = {"screen": "submission", "id": submission_id}
+    if appeal:  # the worker asked: they hear the answer either way
+        kind = "tasks.appeal_overturned" if decision == "approved" else "tasks.appeal_upheld"
+        notify(user_id, kind, {"reason": reason or NO_REASON}, link, dedupe_key=f"appeal:{submission_id}")
+        return
     if decision != "rejected":
         return
-    notify(user_id, "tasks.rejected",
-           {"reason": reason or {"ko": "사유가 적혀 있지 않아요", "en": "no reason given"}},
-           {"screen": "submission", "id": submission_id},
+    notify(user_id, "tasks.rejected", {"reason": reason or NO_REASON}, link,
            dedupe_key=f"rejected:{submission_id}:{'final' if final else 'review'}")
+
+
+@_guarded
+def on_pause_changed(*, pause_id: int, user_id: int, project_id: int, status: str, reason=None,
+                     actor_id=None, **_):
+    """A quality pause starts (the worker reads why and the way back), or a manager lifts it (a
+    lift the worker earned by retraining is answered in the app, right where they retrained)."""
+    from backend.microtasks import services as microtasks
+
+    if status == "lifted" and actor_id is None:
+        return
+    project = {"project": microtasks.get_project(project_id).title}
+    link = {"screen": "pause", "id": pause_id}
+    if status == "paused":
+        notify(user_id, "tasks.paused", {**project, "reason": reason or NO_REASON}, link,
+               dedupe_key=f"pause:{pause_id}")
+    elif status == "lifted":
+        notify(user_id, "tasks.resumed", project, link, dedupe_key=f"pause-lifted:{pause_id}")
 
 
 # Payout statuses (backend/payouts) a worker hears about; the others are steps on the way.
@@ -752,3 +779,4 @@ def connect_handlers() -> None:
     events.level_changed.connect(on_level_changed)
     events.submission_reviewed.connect(on_submission_reviewed)
     events.payout_changed.connect(on_payout_changed)
+    events.pause_changed.connect(on_pause_changed)

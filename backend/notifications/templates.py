@@ -97,6 +97,28 @@ TEMPLATES: dict[str, Template] = {
         {"ko": "제출한 작업이 반려되었어요", "en": "A submission was rejected"},
         {"ko": "반려 사유: {reason}", "en": "Reason: {reason}"},
     ),
+    "tasks.appeal_upheld": Template(
+        "tasks",
+        {"ko": "이의 신청이 받아들여지지 않았어요", "en": "Your appeal was not accepted"},
+        {"ko": "다른 검수자가 다시 보았지만 반려가 유지되었어요. 반려 사유: {reason}",
+         "en": "Another reviewer looked again and the rejection stands. Reason: {reason}"},
+    ),
+    "tasks.appeal_overturned": Template(
+        "tasks",
+        {"ko": "이의 신청이 받아들여졌어요", "en": "Your appeal was accepted"},
+        {"ko": "반려가 취소되어 이 작업이 인정되고 보상도 지급돼요.",
+         "en": "The rejection was reversed: the work counts and its reward is yours."},
+    ),
+    "tasks.paused": Template(
+        "tasks",
+        {"ko": "{project} 작업이 잠시 멈췄어요", "en": "Paused on {project}"},
+        {"ko": "{reason}", "en": "{reason}"},
+    ),
+    "tasks.resumed": Template(
+        "tasks",
+        {"ko": "{project} 작업을 다시 할 수 있어요", "en": "You can work on {project} again"},
+        {"ko": "관리자가 작업 중지를 해제했어요.", "en": "A manager lifted the pause."},
+    ),
     "payouts.paid": Template(
         "payouts",
         {"ko": "지급이 완료되었어요", "en": "Payout sent"},

@@ -250,6 +250,18 @@ def not_paused(user_id: int, project_id_column):
                               ProjectPause.lifted_at.is_(None))
 
 
+def paused_workers(project_ids) -> dict[int, set[int]]:
+    """{user_id: {project_id, …}} of the open pauses on these projects (for "new work" notices)."""
+    ids = list(project_ids)
+    if not ids:
+        return {}
+    paused: dict[int, set[int]] = {}
+    for user_id, project_id in db.session.execute(sa.select(ProjectPause.user_id, ProjectPause.project_id).where(
+            ProjectPause.project_id.in_(ids), ProjectPause.lifted_at.is_(None))):
+        paused.setdefault(user_id, set()).add(project_id)
+    return paused
+
+
 def paused_projects(user_id: int, project_id: int | None = None) -> dict[int, dict]:
     """{project_id: reason {ko, en}} of the worker's open pauses (one indexed query)."""
     stmt = sa.select(ProjectPause.project_id, ProjectPause.reason).where(
@@ -347,6 +359,8 @@ def pause(user_id: int, project_id: int, skill_code: str, cause: str, detail: di
             db.session.flush()
     except IntegrityError:
         return None
+    events.pause_changed.send(pause_id=row.id, user_id=user_id, project_id=project_id, status="paused",
+                              reason=row.reason, actor_id=None)
     return row
 
 
@@ -364,6 +378,8 @@ def _lift(row: ProjectPause, reason: str, actor_id: int | None = None) -> bool:
                                             WorkerProjectStats.project_id == row.project_id)
         .values(recent_gold="", recent_fast="", updated_at=now).execution_options(synchronize_session=False))
     db.session.refresh(row)
+    events.pause_changed.send(pause_id=row.id, user_id=row.user_id, project_id=row.project_id, status="lifted",
+                              reason=None, actor_id=actor_id)
     return True
 
 

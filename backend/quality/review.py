@@ -180,10 +180,11 @@ def on_submission_accepted(_sender=None, *, submission_id: int, user_id: int, pr
 # ----------------------------------------------------------------------------- emitting
 
 
-def _emit(review: Review, decision: str, final: bool) -> None:
+def _emit(review: Review, decision: str, final: bool, appeal: bool = False) -> None:
     events.submission_reviewed.send(
         submission_id=review.submission_id, user_id=review.user_id, decision=decision,
-        reason=reason_text(review.reason_code, review.note) if decision == "rejected" else None, final=final)
+        reason=reason_text(review.reason_code, review.note) if decision == "rejected" else None, final=final,
+        appeal=appeal)
 
 
 def _count_for_level(review: Review) -> None:
@@ -195,10 +196,10 @@ def _count_for_level(review: Review) -> None:
                          answered_at=sub.created_at)
 
 
-def _finalise(review: Review, outcome: str, now: dt.datetime) -> None:
+def _finalise(review: Review, outcome: str, now: dt.datetime, appeal: bool = False) -> None:
     review.final, review.outcome, review.final_at = True, outcome, now
     db.session.flush()
-    _emit(review, outcome, True)
+    _emit(review, outcome, True, appeal)
     _count_for_level(review)
 
 
@@ -445,7 +446,7 @@ def decide_appeal(appeal_id: int, reviewer_id: int, decision: str, note: str | N
     if not done:
         raise Conflict("This appeal was already decided.", slug="appeal-decided")
     db.session.refresh(row)
-    _finalise(review, "rejected" if status == "upheld" else "approved", now)
+    _finalise(review, "rejected" if status == "upheld" else "approved", now, appeal=True)
     audit.record(actor_id=reviewer_id, action=f"review.appeal_{status}", target_type="submission",
                  target_id=row.submission_id, reason=note,
                  before={"decision": "rejected", "reason_code": review.reason_code,

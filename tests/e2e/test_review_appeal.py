@@ -137,9 +137,11 @@ def test_reject_appeal_overturn_and_auto_approval(app, client, auth):
         worker = auth.login(worker.email, worker.password)
         earnings = client.get(f"{API}/me/earnings", headers=worker.headers).get_json()
         assert earnings["available"]["amount"] == 6000 and earnings["pending"]["amount"] == 0
-        # one notification only: the rejection (approvals and the overturn say nothing)
+        # the rejection, then the appeal's answer (newest first); approvals say nothing
         feed = client.get(f"{API}/me/notifications", headers=worker.headers).get_json()["items"]
-        assert [n["kind"] for n in feed] == ["tasks.rejected"]
+        assert [n["kind"] for n in feed] == ["tasks.appeal_overturned", "tasks.rejected"]
+        assert feed[0]["body"] == "The rejection was reversed: the work counts and its reward is yours."
+        assert feed[0]["data"] == {"screen": "submission", "id": str(rejected_id)}
 
 
 def test_without_a_review_window_an_unappealed_rejection_takes_the_reward_back(app, client, auth):

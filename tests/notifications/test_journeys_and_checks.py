@@ -213,3 +213,51 @@ def test_a_worker_who_switched_tasks_off_gets_the_feed_entry_only(app, client, a
     assert announce(app) == 1
     assert len(deliveries(app, worker.id)) == deliveries_before
     assert len(work_notices(app, worker.id)) == 1
+
+
+# ---------------------------------------------------------------- quality pauses
+def pause_on(app, user_id: int, project_id: int):
+    from backend.quality import floors
+
+    with app.app_context():
+        row = floors.pause(user_id, project_id, "llm_eval", "fast_submit", {"fast": 12, "answers": 20})
+        db.session.commit()
+        return row.id
+
+
+def test_new_work_skips_projects_the_worker_is_paused_on(app, client, auth):
+    manager = auth.create("manager")
+    worker = auth.register(locale="en")
+    certify(app, worker.id, "llm_eval", 2)
+    paused_here = make_project(client, manager, tasks=3)
+    make_project(client, manager, tasks=2)
+    pause_on(app, worker.id, paused_here)
+    assert announce(app) == 1
+    [note] = work_notices(app, worker.id)
+    assert note.body["en"] == "2 LLM answer evaluation tasks are open for you now."  # leasing would give no more
+    other = auth.register(locale="en")
+    certify(app, other.id, "llm_eval", 2)
+    with app.app_context():
+        projects = [p["project_id"] for p in microtasks.open_work_by_skill()["llm_eval"]]
+    for project_id in projects:
+        pause_on(app, other.id, project_id)
+    assert announce(app) == 0 and work_notices(app, other.id) == []  # paused everywhere: nothing to announce
+
+
+def test_a_pause_is_told_with_its_reason_and_a_managers_lift_too(app, client, auth):
+    from backend.quality import floors
+
+    manager = auth.create("manager")
+    worker = auth.register(locale="en")
+    project_id = make_project(client, manager, tasks=2)
+    pause_id = pause_on(app, worker.id, project_id)
+    [paused] = [n for n in feed_rows(app, worker.id) if n.kind == "tasks.paused"]
+    assert paused.title == {"ko": "감정 분류 작업이 잠시 멈췄어요", "en": "Paused on Sentiment"}
+    assert "12" in paused.body["en"] and "20" in paused.body["en"]  # the cause, with its numbers
+    assert paused.data == {"screen": "pause", "id": str(pause_id)}
+    with app.app_context():
+        floors.lift_by_manager(worker.id, project_id, actor_id=manager.id, reason="checked by hand")
+        db.session.commit()
+    [lifted] = [n for n in feed_rows(app, worker.id) if n.kind == "tasks.resumed"]
+    assert lifted.title["en"] == "You can work on Sentiment again"
+    assert lifted.data == {"screen": "pause", "id": str(pause_id)}

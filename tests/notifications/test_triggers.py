@@ -103,6 +103,20 @@ def test_a_rejected_submission_says_why_and_an_approved_one_says_nothing(app, au
     assert note.data == {"screen": "submission", "id": "42"}
 
 
+def test_an_appeals_answer_is_told_either_way(app, auth):
+    worker = auth.register(locale="en")
+    send(app, events.submission_reviewed, submission_id=43, user_id=worker.id, decision="rejected",
+         reason={"ko": "잘못된 라벨", "en": "Wrong label"}, final=True, appeal=True)
+    upheld = only(app, worker.id)
+    assert (upheld.kind, upheld.title["en"]) == ("tasks.appeal_upheld", "Your appeal was not accepted")
+    assert upheld.body == {"ko": "다른 검수자가 다시 보았지만 반려가 유지되었어요. 반려 사유: 잘못된 라벨",
+                           "en": "Another reviewer looked again and the rejection stands. Reason: Wrong label"}
+    send(app, events.submission_reviewed, submission_id=44, user_id=worker.id, decision="approved",
+         reason=None, final=True, appeal=True)
+    kinds = sorted(n.kind for n in feed_rows(app, worker.id))
+    assert kinds == ["tasks.appeal_overturned", "tasks.appeal_upheld"]
+
+
 def test_payout_paid_and_failed(app, auth):
     worker = auth.register()
     for status in ("queued", "sending", "transferred"):
