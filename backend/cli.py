@@ -7,14 +7,13 @@ import os
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from flask_migrate.cli import db as migrate_db_cli
 
 from backend import demo, scheduler
 from backend.accounts import services as accounts
 from backend.accounts.models import ROLES
 from backend.database import backup as database_backup
 from backend.errors import DomainError
-from backend.extensions import db
+from backend.extensions import db, db_cli
 from backend.microtasks.cli import tasks_cli
 from backend.quality.cli import quality_cli
 from courses.cli import courses_cli
@@ -70,7 +69,7 @@ def run_scheduler():
 COMMANDS = (users_cli, scheduler_cli, seed_demo_command, quality_cli, courses_cli, quizzes_cli, tasks_cli)
 
 
-@migrate_db_cli.command("backup")
+@db_cli.command("backup")  # joins `flask db` (Flask-Migrate's group, loaded when used)
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
 def backup_database(path: str):

@@ -18,7 +18,6 @@ from pathlib import Path
 import yaml
 from markdown_it import MarkdownIt
 from marshmallow import ValidationError
-from PIL import Image, UnidentifiedImageError
 
 from backend.errors import flatten_messages
 from courses.schemas import SLUG_PATTERN, PackCourseIn
@@ -467,6 +466,9 @@ def _read_text(path: Path) -> str | None:
 
 
 def _image_size(media: MediaFile) -> tuple[int, int] | None:
+    # Imported here: only pack imports (CLI, manager uploads) read images; the web app starts without Pillow.
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(media.data)) as image:
             return image.size if image.format in ("PNG", "JPEG") else None

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import marshmallow as ma
 from marshmallow import fields, validate
-from PIL import Image, UnidentifiedImageError
 
 from backend.errors import flatten_messages
 from backend.i18n import LocalizedText
@@ -343,6 +342,9 @@ def _check_media(question: dict, where: str, errors: _Errors, bank: BankContext)
         if size > MEDIA_LIMITS[kind]:
             errors.add(at, f"{url} is {size} bytes, over the {MEDIA_LIMITS[kind]} bytes allowed for {kind}.")
         if kind == "image":
+            # Imported here: only bank imports read images; the web app starts without Pillow.
+            from PIL import Image, UnidentifiedImageError
+
             try:
                 with Image.open(path) as image:
                     sizes.append(image.size)

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.accounts.models import User
 from backend.database import UTCDateTime, utcnow
 from backend.extensions import db
+from courses.models import Enrollment
+from quizzes.models import Certificate
 
 
 class WorkerTotals(db.Model):
@@ -78,3 +80,15 @@ class RollupState(db.Model):
 sa.Index("ix_users_outside_workforce", User.id,
          postgresql_where=sa.text("role <> 'worker' OR deleted_at IS NOT NULL"),
          sqlite_where=sa.text("role <> 'worker' OR deleted_at IS NOT NULL"))
+
+# The summary and the funnel read the workforce's ids, the unrevoked certificates and the completed
+# enrollments in user-id order: each one streams from a narrow partial index and merges with the
+# others (no table hashed per call). Migration 0005.
+sa.Index("ix_users_workforce", User.id, User.created_at,
+         postgresql_where=sa.text("role = 'worker' AND deleted_at IS NULL"),
+         sqlite_where=sa.text("role = 'worker' AND deleted_at IS NULL"))
+# Also the "replaced by a later certificate" probe of the expiring count: (worker, skill) → expiry, level.
+sa.Index("ix_certificates_unrevoked", Certificate.user_id, Certificate.skill_code, Certificate.expires_at,
+         Certificate.level, postgresql_where=sa.text("revoked_at IS NULL"), sqlite_where=sa.text("revoked_at IS NULL"))
+sa.Index("ix_course_enrollments_completed", Enrollment.user_id,
+         postgresql_where=sa.text("completed_at IS NOT NULL"), sqlite_where=sa.text("completed_at IS NOT NULL"))

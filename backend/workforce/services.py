@@ -5,7 +5,9 @@ Definitions (docs/API.md, "Workforce analytics and dashboard"):
 - The workforce is every account with role `worker` that is not deleted.
 - Active in the last N days: gave at least one answer (an accepted submission) in that time; per
   skill, to a project of that skill.
-- Certified: holds a valid certificate (not revoked, not expired) — quizzes.certificate_counts().
+- Certified: holds a valid certificate (not revoked, not expired) — the condition of
+  quizzes.certified_users(valid_at=…); per skill every holder is counted, as
+  quizzes.certificate_counts() does, the total only over the workforce.
 - Funnel stages, per weekly cohort of registration (weeks start Monday 00:00 Asia/Seoul):
   registered → enrolled in a course → completed a course → certified (a certificate that was not
   revoked, expired or not) → first task (any answer) → active in the last 7 days. Each stage counts
@@ -20,6 +22,11 @@ statement as the rollup rows, so figures are exact at any moment and never count
 Levels come from the indexed worker_skills table, certificates and enrollments from statements
 their domains' services build (composed here into one query). Counts over the workforce subtract
 the few accounts outside it (staff, deleted; a partial index) instead of joining users.
+
+At 100,000 workers / 1,000,000 answers (bench/analytics.py; issue #10: ≤ 500 ms each) nothing is
+loaded row by row: certificate figures are grouped counts in SQL, and the sets read per worker (the
+workforce, unrevoked certificates, completed enrollments) come sorted from narrow partial indexes
+(migration 0005) and are merged rather than each hashed.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.orm import aliased
 
 import courses.services as courses
 import quizzes.services as quizzes
@@ -48,11 +56,15 @@ from backend.quality import stats
 from backend.quality.models import Appeal, Review
 from backend.skills import services as skills
 from backend.workforce.models import HourlyAnswers, RollupState, WorkerActivity, WorkerTotals
+from quizzes.models import Certificate
 
 ROLLUP = "answers"
 REFRESH_LAG = dt.timedelta(minutes=2)  # answers younger than this wait for the next run
 REFRESH_BATCH = 250_000  # submission ids per statement while catching up
 REFRESH_MAX_BATCHES = 8  # per run (a big backlog is caught up over a few runs)
+# A rebuild counts in far bigger steps: each step rewrites every active worker's rollup rows, so
+# 250,000-id steps left 4–5 dead versions of each row for the readers to skip until a vacuum.
+REBUILD_BATCH = 5_000_000
 EXPIRING_DAYS = 30
 WEEK_TZ = zoneinfo.ZoneInfo("Asia/Seoul")
 FUNNEL_STAGES = ("registered", "enrolled", "course_completed", "certified", "first_task", "active_7d")
@@ -90,9 +102,14 @@ def _in_workforce(user_id_column):
     return user_id_column.not_in(outsiders)
 
 
+def _workforce():
+    """The workforce's rows of users. 'worker' is written into the SQL, not bound, so PostgreSQL
+    always matches the partial index ix_users_workforce (also in a prepared statement's generic plan)."""
+    return sa.and_(User.role == sa.literal_column("'worker'"), User.deleted_at.is_(None))
+
+
 def _workforce_count() -> int:
-    return db.session.execute(sa.select(sa.func.count()).select_from(User).where(
-        User.role == "worker", User.deleted_at.is_(None))).scalar_one()
+    return db.session.execute(sa.select(sa.func.count()).select_from(User).where(_workforce())).scalar_one()
 
 
 def _epoch_hour(column):
@@ -228,7 +245,7 @@ def rebuild_rollups(now: dt.datetime | None = None) -> int:
         db.session.execute(sa.delete(model))
     state.last_submission_id = 0
     db.session.flush()
-    counted = refresh_rollups(now, max_batches=1_000_000)
+    counted = refresh_rollups(now, batch=REBUILD_BATCH, max_batches=1_000_000)
     state.rebuilt_at = now
     db.session.flush()
     return counted
@@ -311,22 +328,56 @@ def _active_counts(now: dt.datetime) -> tuple[dict[str, dict[str, int]], dict[st
 # ----------------------------------------------------------------------------- summary
 
 
+def _certified_counts(now: dt.datetime) -> tuple[dict[str, int], int]:
+    """({skill: holders of a valid certificate}, certified workers of the workforce), in one pass.
+
+    "Valid" is the quizzes domain's own condition (quizzes.certified_users(valid_at=now)). The
+    (worker, skill) pairs come in order from the partial index ix_certificates_unrevoked, each
+    worker's first pair marks the worker once; no count(DISTINCT …) sorts or hashes the table
+    twice. As quizzes.certificate_counts() did, the per-skill counts include every account."""
+    valid = quizzes.certified_users(valid_at=now).whereclause
+    pairs = (sa.select(Certificate.user_id, Certificate.skill_code,
+                       (sa.func.row_number().over(partition_by=Certificate.user_id) == 1).label("first_pair"))
+             .where(valid).group_by(Certificate.user_id, Certificate.skill_code).subquery("pairs"))
+    per_skill, total = {}, 0
+    for skill, holders, workers in db.session.execute(
+            sa.select(pairs.c.skill_code, sa.func.count(),
+                      sa.func.count().filter(pairs.c.first_pair == sa.true(), _in_workforce(pairs.c.user_id)))
+            .group_by(pairs.c.skill_code)):
+        per_skill[skill] = holders
+        total += workers
+    return per_skill, total
+
+
+def _expiring_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """{skill: valid certificates expiring in [start, end) that no later certificate of the same
+    worker, skill and level (or higher) replaces}: the rows of quizzes.certificates_expiring_between,
+    counted in SQL instead of loaded (their names are not needed here). The "replaced" test is an
+    index-only probe of ix_certificates_unrevoked per expiring certificate (LIMIT 1 keeps it a
+    per-row probe rather than a hash of every certificate). quizzes' `newer.id != id` is left out:
+    a later expiry already excludes the certificate itself, and it would need the table's rows."""
+    newer = aliased(Certificate)
+    replacement = (sa.select(sa.literal(1)).where(
+        newer.user_id == Certificate.user_id, newer.skill_code == Certificate.skill_code,
+        newer.revoked_at.is_(None), newer.level >= Certificate.level,
+        newer.expires_at > Certificate.expires_at).limit(1).scalar_subquery())
+    return dict(db.session.execute(
+        sa.select(Certificate.skill_code, sa.func.count())
+        .where(Certificate.revoked_at.is_(None), Certificate.expires_at >= start, Certificate.expires_at < end,
+               Certificate.expires_at > utcnow(), replacement.is_(None))
+        .group_by(Certificate.skill_code)).tuples().all())
+
+
 def summary(now: dt.datetime | None = None) -> dict:
     """GET /manage/workforce/summary: per skill, workers at each level, certified, certificates
     expiring within 30 days, active in the last 7 and 30 days; and the same over all skills."""
     now = now or utcnow()
     workforce = _workforce_count()
     levels = skills.level_counts()
-    certified = quizzes.certificate_counts()
-    expiring = defaultdict(int)
-    expiring_total = 0
-    for certificate in quizzes.certificates_expiring_between(now, now + dt.timedelta(days=EXPIRING_DAYS)):
-        expiring[certificate["skill"]] += 1
-        expiring_total += 1
+    certified, certified_total = _certified_counts(now)
+    expiring = _expiring_counts(now, now + dt.timedelta(days=EXPIRING_DAYS))
+    expiring_total = sum(expiring.values())
     active, active_total = _active_counts(now)
-    holders = quizzes.certified_users(valid_at=now).subquery()
-    certified_total = db.session.execute(sa.select(sa.func.count()).select_from(holders).where(
-        _in_workforce(holders.c.user_id))).scalar_one()
     items = []
     for skill in skills.list_skills():
         counts = levels.get(skill.code, {})
@@ -367,6 +418,14 @@ def _stages(counts: list[int]) -> list[dict]:
     return stages
 
 
+def _sorted_ids(stmt, name: str):
+    """A domain's statement of distinct user ids as a subquery sorted by user id. Sorted, each
+    stage's ids stream from an index (course_enrollments' unique key, ix_course_enrollments_completed,
+    ix_certificates_unrevoked) and merge with the workforce's ids (ix_users_workforce) in one pass,
+    where unsorted they would each be hashed and joined."""
+    return stmt.order_by(*stmt.selected_columns).subquery(name)
+
+
 def funnel(weeks: int = 8, now: dt.datetime | None = None) -> dict:
     """GET /manage/workforce/funnel: the stages with counts and conversion rates, for the whole
     workforce and per weekly cohort of registration (the last `weeks` weeks, oldest first)."""
@@ -379,9 +438,9 @@ def funnel(weeks: int = 8, now: dt.datetime | None = None) -> dict:
     cohort = sa.case(*((User.created_at >= start, index) for index, start in reversed(list(enumerate(starts)))),
                      else_=-1).label("cohort")
     week = now - dt.timedelta(days=7)
-    enrolled = courses.enrolled_users().subquery("enrolled")
-    completed = courses.enrolled_users(completed=True).subquery("completed")
-    certified = quizzes.certified_users().subquery("certified")
+    enrolled = _sorted_ids(courses.enrolled_users(), "enrolled")
+    completed = _sorted_ids(courses.enrolled_users(completed=True), "completed")
+    certified = _sorted_ids(quizzes.certified_users(), "certified")
     totals, tail = WorkerTotals, _tail("user_id").subquery("tail")
     stage_filters = (
         enrolled.c.user_id.is_not(None),
@@ -398,7 +457,7 @@ def funnel(weeks: int = 8, now: dt.datetime | None = None) -> dict:
         .outerjoin(certified, certified.c.user_id == User.id)
         .outerjoin(totals, totals.user_id == User.id)
         .outerjoin(tail, tail.c.user_id == User.id)
-        .where(User.role == "worker", User.deleted_at.is_(None)).group_by(cohort)).all()
+        .where(_workforce()).group_by(cohort)).all()
     by_cohort = {row[0]: list(row[1:]) for row in rows}
     total = [sum(counts[i] for counts in by_cohort.values()) for i in range(len(FUNNEL_STAGES))]
     cohorts = [{"week_start": start, "stages": _stages(by_cohort.get(index, [0] * len(FUNNEL_STAGES)))}

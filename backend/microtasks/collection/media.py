@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import filetype
-import numpy as np
 
 KINDS = ("image", "audio", "video")
 # kind → format → (content type, file extension)
@@ -346,6 +345,8 @@ def loudness_fingerprint(frames: bytes, channels: int, sample_width: int, rate: 
     Unchanged by volume, by re-saving and by small noise; two recordings of the same sentence
     made separately still differ in about half the bits. None for recordings too short to tell.
     """
+    import numpy as np  # here, not at the top: only the processes that check audio need it (≈ 14 MB)
+
     dtype = {1: np.uint8, 2: "<i2", 4: "<i4"}.get(sample_width)
     if dtype is None or rate <= 0:
         return None
@@ -372,6 +373,8 @@ def fingerprint_distance(a: str | None, b: str | None) -> float | None:
     if min(count_a, count_b) < 8 or abs(count_a - count_b) > 0.05 * max(count_a, count_b) + 1:
         return None
     count = min(count_a, count_b)
+    import numpy as np  # see loudness_fingerprint
+
     bits_a = np.unpackbits(np.frombuffer(bytes.fromhex(hex_a), dtype=np.uint8))[:count]
     bits_b = np.unpackbits(np.frombuffer(bytes.fromhex(hex_b), dtype=np.uint8))[:count]
     return float(np.count_nonzero(bits_a != bits_b)) / count
