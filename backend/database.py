@@ -85,6 +85,21 @@ def configure_engine(engine: sa.engine.Engine) -> None:
         conn.exec_driver_sql("BEGIN" if _sqlite_deferred.get() else "BEGIN IMMEDIATE")
 
 
+def frozen_statement(stmt, dialect_name: str) -> sa.TextClause:
+    """`stmt` compiled once for one dialect, kept as a typed text() statement (parameters keep
+    their names and types; RETURNING columns are typed). For INSERT … ON CONFLICT on the hot path:
+    SQLAlchemy 2.0 never caches the compiled form of the dialects' upsert constructs, so each
+    execution would compile them again."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = (postgresql if dialect_name == "postgresql" else sqlite).dialect(paramstyle="named")
+    compiled = stmt.compile(dialect=dialect)
+    text = sa.text(str(compiled)).bindparams(
+        *(sa.bindparam(bind.key, type_=bind.type) for bind in compiled.binds.values()))
+    returning = getattr(stmt, "_returning", ())
+    return text.columns(*returning) if returning else text
+
+
 def is_postgresql(session_or_engine) -> bool:
     bind = session_or_engine.get_bind() if hasattr(session_or_engine, "get_bind") else session_or_engine
     return bind.dialect.name == "postgresql"

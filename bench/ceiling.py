@@ -3,23 +3,23 @@
 Each virtual phone is a thread with its own connection (at most 64 connections: TRAPS.md), doing
 what the app's requests send to PostgreSQL, statement for statement and in the same transactions:
 
-- lease: the auth user load, the worker-row upsert (the per-worker lock), the open-lease and
-  sensitive counts, the worker's levels, the candidate projects (without the ones the worker is
-  paused on), the claim (the engine's own `claim_statement`, and `gold_statement` +
-  `open_work_statement` at the project's gold ratio, compiled for psycopg), the assignment
-  insert; COMMIT.
-- submit: the auth user load, the idempotency lookup, the assignment row FOR UPDATE, the task's
-  answer count, the assignment marked submitted, the submission insert, the reward booking
-  (lookup, SAVEPOINT, insert, RELEASE, balance update, ledger entry), the data-collection
-  handler's look at the submission, the quality review (the submission, the project's pace, the
-  worker's project stats FOR UPDATE and their update, a review sample at REVIEW_SAMPLE_RATE), the
+- lease: the auth user load, then the engine's own statements (`hot_path_statements`, compiled
+  for psycopg): the worker-row upsert (the per-worker lock), the one read of the worker's counts,
+  levels and candidate projects (without the ones the worker is paused on), the claim that also
+  writes the assignment; or, when gold is drawn at the project's gold ratio, the gold draw, the
+  open-work check and the assignment insert; COMMIT.
+- submit: the auth user load, the idempotency lookup, the engine's assignment row FOR UPDATE and
+  its one statement that counts the answer, closes the lease and stores the answer; the reward
+  booking (reward, balance, ledger entry), the quality review (the worker's project stats upsert;
+  a review sample at REVIEW_SAMPLE_RATE; the project's pace is cached per process), the
   idempotency record; COMMIT.
 - the same mix as the phones: 10 % of leases abandoned, 5 % of submissions replayed (user load +
   idempotency lookup, as the app answers a replay).
 
-The engine exposes its claim and gold statements; the other statements are written here with the
-text the app's SQL log shows (bench/sqllog.py captures it; the report lists both so a drift shows).
-Answer validation, grading and JSON are the app's Python work and are not part of the ceiling.
+The engine's statements are compiled from the engine itself, so they cannot drift; the other
+domains' statements are written here with the text the app's SQL log shows (bench/sqllog.py
+captures it; the report lists both so a drift shows). Answer validation, grading and JSON are the
+app's Python work and are not part of the ceiling.
 """
 
 from __future__ import annotations
@@ -38,77 +38,32 @@ from bench.report import LoadRow
 
 MAX_CONNECTIONS = 64
 
-USER = ("SELECT users.id AS users_id, users.email AS users_email, users.password_hash AS users_password_hash, "
-        "users.display_name AS users_display_name, users.role AS users_role, users.locale AS users_locale, "
-        "users.timezone AS users_timezone, users.created_at AS users_created_at, users.last_active_at AS "
-        "users_last_active_at, users.deleted_at AS users_deleted_at FROM users WHERE users.id = %(pk_1)s::INTEGER")
-LOCK_WORKER = (
-    "INSERT INTO work_preferences (user_id, sensitive_content, last_claim_at, updated_at) VALUES "
-    "(%(user_id)s::INTEGER, %(sensitive_content)s, %(last_claim_at)s::TIMESTAMP WITH TIME ZONE, "
-    "%(updated_at)s::TIMESTAMP WITH TIME ZONE) ON CONFLICT (user_id) DO UPDATE SET last_claim_at = "
-    "%(param_1)s::TIMESTAMP WITH TIME ZONE RETURNING work_preferences.sensitive_content")
-COUNTS = (
-    "SELECT (SELECT count(*) AS count_1 FROM assignments WHERE assignments.user_id = %(user_id_1)s::INTEGER AND "
-    "assignments.status = 'leased' AND assignments.lease_expires_at > %(lease_expires_at_1)s::TIMESTAMP WITH "
-    "TIME ZONE) AS anon_1, (SELECT count(*) AS count_2 FROM assignments WHERE assignments.user_id = "
-    "%(user_id_2)s::INTEGER AND assignments.sensitive = true AND assignments.leased_at > %(leased_at_1)s::"
-    "TIMESTAMP WITH TIME ZONE) AS anon_2")
-LEVELS = ("SELECT worker_skills.skill_code, worker_skills.level FROM worker_skills WHERE worker_skills.user_id = "
-          "%(user_id_1)s::INTEGER")
-PROJECTS = (
-    "SELECT projects.id, projects.skill_code, projects.task_type, projects.difficulty, projects.reward_amount, "
-    "projects.currency, projects.lease_seconds, projects.gold_ratio, projects.instructions, "
-    "projects.sensitive_content, projects.status FROM projects WHERE projects.status = %(status_1)s::VARCHAR AND "
-    "{eligible} AND NOT (EXISTS (SELECT * FROM project_pauses WHERE project_pauses.user_id = %(user_id_1)s::INTEGER "
-    "AND project_pauses.project_id = projects.id AND project_pauses.lifted_at IS NULL)) AND "
-    "projects.sensitive_content = false ORDER BY projects.priority DESC, projects.id")
-INSERT_ASSIGNMENT = (
-    "INSERT INTO assignments (task_id, project_id, user_id, is_gold, sensitive, status, reward_amount, currency, "
-    "leased_at, lease_expires_at) VALUES (%(task_id)s::INTEGER, %(project_id)s::INTEGER, %(user_id)s::INTEGER, "
-    "%(is_gold)s, %(sensitive)s, %(status)s::VARCHAR, %(reward_amount)s::INTEGER, %(currency)s::VARCHAR, "
-    "%(leased_at)s::TIMESTAMP WITH TIME ZONE, %(lease_expires_at)s::TIMESTAMP WITH TIME ZONE) "
-    "RETURNING assignments.id")
+# The other domains' statements, as the app's SQL log showed them on 2026-11-27 (steady state: the
+# project's pace is cached per process, the worker's balance and project stats rows exist).
+USER = ("SELECT users.id, users.role, users.locale FROM users WHERE users.id = %(user_id)s::INTEGER AND "
+        "users.deleted_at IS NULL")
 FIND_KEY = (
-    "SELECT idempotency_records.id, idempotency_records.user_id, idempotency_records.key, "
-    "idempotency_records.fingerprint, idempotency_records.status_code, idempotency_records.response_body, "
-    "idempotency_records.created_at FROM idempotency_records WHERE idempotency_records.user_id = "
-    "%(user_id_1)s::INTEGER AND idempotency_records.key = %(key_1)s::VARCHAR")
-OWN_ASSIGNMENT = (
-    "SELECT assignments.status, assignments.task_id, assignments.is_gold, assignments.leased_at, "
-    "assignments.lease_expires_at, assignments.project_id, assignments.reward_amount, assignments.currency, "
-    "projects.task_type, projects.config, tasks.payload, tasks.gold_answer, tasks.explanation FROM assignments "
-    "JOIN projects ON projects.id = assignments.project_id JOIN tasks ON tasks.id = assignments.task_id WHERE "
-    "assignments.id = %(id_1)s::INTEGER AND assignments.user_id = %(user_id_1)s::INTEGER FOR UPDATE OF assignments")
-BUMP = ("UPDATE tasks SET answer_count=(tasks.answer_count + %(answer_count_1)s::INTEGER) WHERE tasks.id = "
-        "%(id_1)s::INTEGER")
-MARK_SUBMITTED = ("UPDATE assignments SET status=%(status)s::VARCHAR, ended_at=%(ended_at)s::TIMESTAMP WITH TIME "
-                  "ZONE WHERE assignments.id = %(id_1)s::INTEGER")
-INSERT_SUBMISSION = (
-    "INSERT INTO submissions (assignment_id, task_id, project_id, user_id, answer, duration_ms, late, is_gold, "
-    "correct, credit, reward_amount, currency, status, created_at) VALUES (%(assignment_id)s::INTEGER, "
-    "%(task_id)s::INTEGER, %(project_id)s::INTEGER, %(user_id)s::INTEGER, %(answer)s::JSON, "
-    "%(duration_ms)s::INTEGER, %(late)s, %(is_gold)s, %(correct)s, %(credit)s, %(reward_amount)s::INTEGER, "
-    "%(currency)s::VARCHAR, %(status)s::VARCHAR, %(created_at)s::TIMESTAMP WITH TIME ZONE) RETURNING submissions.id")
-FIND_REWARD = (
-    "SELECT rewards.id, rewards.user_id, rewards.submission_id, rewards.project_id, rewards.task_id, "
-    "rewards.amount, rewards.currency, rewards.gold, rewards.status, rewards.available_at, "
-    "rewards.rejection_reason, rewards.appeal_until, rewards.decided_at, rewards.created_at FROM rewards WHERE "
-    "rewards.submission_id = %(submission_id_1)s::BIGINT")
+    "SELECT idempotency_records.fingerprint, idempotency_records.status_code, idempotency_records.response_body "
+    "FROM idempotency_records WHERE idempotency_records.user_id = %(user_id)s AND idempotency_records.key = "
+    "%(key)s::VARCHAR")
 INSERT_REWARD = (
     "INSERT INTO rewards (user_id, submission_id, project_id, task_id, amount, currency, gold, status, "
-    "available_at, appeal_until, decided_at, created_at) VALUES (%(user_id)s::INTEGER, %(submission_id)s::BIGINT, "
+    "available_at, decided_at, created_at) VALUES (%(user_id)s::INTEGER, %(submission_id)s::BIGINT, "
     "%(project_id)s::BIGINT, %(task_id)s::BIGINT, %(amount)s::BIGINT, %(currency)s::VARCHAR, %(gold)s, "
-    "%(status)s::VARCHAR, %(available_at)s::TIMESTAMP WITH TIME ZONE, %(appeal_until)s::TIMESTAMP WITH TIME ZONE, "
-    "%(decided_at)s::TIMESTAMP WITH TIME ZONE, %(created_at)s::TIMESTAMP WITH TIME ZONE) RETURNING rewards.id")
+    "%(status)s::VARCHAR, %(available_at)s::TIMESTAMP WITH TIME ZONE, %(decided_at)s::TIMESTAMP WITH TIME ZONE, "
+    "%(created_at)s::TIMESTAMP WITH TIME ZONE) ON CONFLICT (submission_id) DO NOTHING RETURNING rewards.id")
 UPDATE_BALANCE = (
-    "UPDATE worker_balances SET available=(worker_balances.available + %(available_1)s::BIGINT), "
-    "updated_at=%(updated_at)s::TIMESTAMP WITH TIME ZONE WHERE worker_balances.user_id = %(user_id_1)s::INTEGER "
-    "AND worker_balances.currency = %(currency_1)s::VARCHAR RETURNING worker_balances.available")
-INSERT_BALANCE = (
+    "UPDATE worker_balances SET pending=(worker_balances.pending + %(d_pending)s::BIGINT), "
+    "available=(worker_balances.available + %(d_available)s::BIGINT), "
+    "processing=(worker_balances.processing + %(d_processing)s::BIGINT), "
+    "paid_out=(worker_balances.paid_out + %(d_paid_out)s::BIGINT), updated_at=%(b_now)s::TIMESTAMP WITH TIME ZONE "
+    "WHERE worker_balances.user_id = %(b_user_id)s::INTEGER AND worker_balances.currency = %(b_currency)s::VARCHAR "
+    "RETURNING worker_balances.available")
+INSERT_BALANCE = (  # the worker's first money in this currency, then UPDATE_BALANCE again
     "INSERT INTO worker_balances (user_id, currency, pending, available, processing, paid_out, updated_at) VALUES "
     "(%(user_id)s::INTEGER, %(currency)s::VARCHAR, %(pending)s::BIGINT, %(available)s::BIGINT, "
     "%(processing)s::BIGINT, %(paid_out)s::BIGINT, %(updated_at)s::TIMESTAMP WITH TIME ZONE) ON CONFLICT "
-    "(user_id, currency) DO NOTHING RETURNING worker_balances.id")
+    "(user_id, currency) DO NOTHING")
 INSERT_LEDGER = (
     "INSERT INTO ledger_entries (user_id, currency, kind, pending_delta, available_delta, processing_delta, "
     "paid_out_delta, available_after, reward_id, payout_id, reason, actor_id, detail, created_at) VALUES "
@@ -116,35 +71,22 @@ INSERT_LEDGER = (
     "%(available_delta)s::BIGINT, %(processing_delta)s::BIGINT, %(paid_out_delta)s::BIGINT, "
     "%(available_after)s::BIGINT, %(reward_id)s::INTEGER, %(payout_id)s::INTEGER, %(reason)s::JSON, "
     "%(actor_id)s::INTEGER, %(detail)s::JSON, %(created_at)s::TIMESTAMP WITH TIME ZONE) RETURNING ledger_entries.id")
-COLLECTION_CHECK = (
-    "SELECT submissions.id, submissions.user_id, submissions.assignment_id, submissions.project_id, "
-    "submissions.answer, submissions.created_at, projects.task_type, projects.config FROM submissions JOIN projects "
-    "ON projects.id = submissions.project_id WHERE submissions.id = %(id_1)s::INTEGER")
-# The quality review on submission_accepted (backend/quality/review.py, floors.py).
-QUALITY_SUBMISSION = (
-    "SELECT submissions.id, submissions.user_id, submissions.project_id, submissions.is_gold, submissions.created_at, "
-    "submissions.duration_ms, projects.skill_code FROM submissions JOIN projects ON projects.id = "
-    "submissions.project_id WHERE submissions.id = %(id_1)s::INTEGER")
-PACE = (
-    "SELECT project_paces.project_id AS project_paces_project_id, project_paces.median_ms AS "
-    "project_paces_median_ms, project_paces.sample_size AS project_paces_sample_size, project_paces.computed_at AS "
-    "project_paces_computed_at FROM project_paces WHERE project_paces.project_id = %(pk_1)s::INTEGER")
+# The quality review on submission_accepted (backend/quality/review.py, floors.py): one upsert of
+# the worker's project stats, and a review sample now and then.
 STATS = (
-    "SELECT worker_project_stats.user_id, worker_project_stats.project_id, worker_project_stats.answers, "
-    "worker_project_stats.gold_answers, worker_project_stats.gold_correct, worker_project_stats.fast_answers, "
-    "worker_project_stats.recent_gold, worker_project_stats.recent_fast, worker_project_stats.updated_at FROM "
-    "worker_project_stats WHERE worker_project_stats.user_id = %(user_id_1)s::INTEGER AND "
-    "worker_project_stats.project_id = %(project_id_1)s::INTEGER FOR UPDATE")
-INSERT_STATS = (
     "INSERT INTO worker_project_stats (user_id, project_id, answers, gold_answers, gold_correct, fast_answers, "
     "recent_gold, recent_fast, updated_at) VALUES (%(user_id)s::INTEGER, %(project_id)s::INTEGER, "
     "%(answers)s::INTEGER, %(gold_answers)s::INTEGER, %(gold_correct)s::INTEGER, %(fast_answers)s::INTEGER, "
-    "%(recent_gold)s::VARCHAR, %(recent_fast)s::VARCHAR, %(updated_at)s::TIMESTAMP WITH TIME ZONE)")
-UPDATE_STATS = (  # the ORM sets only what changed: a normal, not-fast answer changes these
-    "UPDATE worker_project_stats SET answers=%(answers)s::INTEGER, "
-    "recent_fast=%(recent_fast)s::VARCHAR, updated_at=%(updated_at)s::TIMESTAMP WITH TIME ZONE WHERE "
-    "worker_project_stats.user_id = %(worker_project_stats_user_id)s::INTEGER AND worker_project_stats.project_id = "
-    "%(worker_project_stats_project_id)s::INTEGER")
+    "%(recent_gold)s::VARCHAR, %(recent_fast)s::VARCHAR, %(updated_at)s::TIMESTAMP WITH TIME ZONE) ON CONFLICT "
+    "(user_id, project_id) DO UPDATE SET answers = (worker_project_stats.answers + excluded.answers), "
+    "gold_answers = (worker_project_stats.gold_answers + excluded.gold_answers), "
+    "gold_correct = (worker_project_stats.gold_correct + excluded.gold_correct), "
+    "fast_answers = (worker_project_stats.fast_answers + excluded.fast_answers), "
+    "recent_gold = right(worker_project_stats.recent_gold || excluded.recent_gold, 200), "
+    "recent_fast = right(worker_project_stats.recent_fast || excluded.recent_fast, 200), "
+    "updated_at = excluded.updated_at RETURNING worker_project_stats.answers, worker_project_stats.gold_answers, "
+    "worker_project_stats.gold_correct, worker_project_stats.fast_answers, worker_project_stats.recent_gold, "
+    "worker_project_stats.recent_fast, worker_project_stats.updated_at")
 INSERT_SAMPLE = (
     "INSERT INTO review_samples (submission_id, user_id, project_id, reasons, status, created_at, due_at) VALUES "
     "(%(submission_id)s::INTEGER, %(user_id)s::INTEGER, %(project_id)s::INTEGER, %(reasons)s::JSON, "
@@ -158,15 +100,17 @@ INSERT_KEY = (
 
 class Compiled:
     """An engine statement compiled once for psycopg; `params(**values)` maps our values onto the
-    bind names SQLAlchemy chose (found through sentinel values given at compile time)."""
+    bind names SQLAlchemy chose: the engine's own names (`uid`, `pid`, …) as they are, and for a
+    builder called with sentinel values, the names those values were found under."""
 
-    def __init__(self, builder, **sentinels):
+    def __init__(self, builder=None, *, statement=None, column_keys=None, **sentinels):
         from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 
-        compiled = builder(**sentinels).compile(dialect=pg_psycopg.dialect())
+        statement = builder(**sentinels) if statement is None else statement
+        compiled = statement.compile(dialect=pg_psycopg.dialect(), column_keys=column_keys)
         self.sql = " ".join(str(compiled).split())
         self.fixed = dict(compiled.params)
-        self.names: dict[str, list[str]] = {}
+        self.names: dict[str, list[str]] = {name: [name] for name in self.fixed}
         for arg, value in sentinels.items():
             self.names[arg] = [name for name, bound in compiled.params.items() if bound == value]
             if not self.names[arg] and isinstance(value, int) and value < 0:
@@ -180,39 +124,29 @@ class Compiled:
         return out
 
 
+LEASE_COLUMNS = ["task_id", "project_id", "user_id", "is_gold", "sensitive", "status", "reward_amount", "currency",
+                 "leased_at", "lease_expires_at"]
+
+
 def engine_statements() -> dict[str, Compiled]:
-    from backend.microtasks.services import claim_statement, gold_statement, open_work_statement
+    """The engine's hot-path statements (backend/microtasks/services/leasing.py), compiled for psycopg."""
+    from backend.microtasks.services.leasing import hot_path_statements
 
-    return {
-        "open_work": Compiled(open_work_statement, project_id=-9001, user_id=-9002, level=-9003),
-        "claim": Compiled(claim_statement, project_id=-9001, user_id=-9002, level=-9003, limit=-9004),
-        "gold": Compiled(lambda **kw: gold_statement(**kw, wrapped=False), project_id=-9001, user_id=-9002,
-                         level=-9003, limit=-9004, start=-9005),
-        "gold_wrapped": Compiled(lambda **kw: gold_statement(**kw, wrapped=True), project_id=-9001,
-                                 user_id=-9002, level=-9003, limit=-9004, start=-9005),
-    }
-
-
-def projects_query(levels: dict[str, int], user_id: int = 0) -> tuple[str, dict]:
-    """The candidate-projects query as the engine renders it for these levels."""
-    terms, params = [], {"status_1": "active", "user_id_1": user_id}
-    for n, (code, level) in enumerate(((c, lv) for c, lv in levels.items() if lv >= 1), start=1):
-        terms.append(f"projects.skill_code = %(skill_code_{n})s::VARCHAR AND projects.difficulty <= "
-                     f"%(difficulty_{n})s::INTEGER")
-        params[f"skill_code_{n}"] = code
-        params[f"difficulty_{n}"] = level
-    eligible = terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
-    return PROJECTS.format(eligible=eligible), params
+    compiled = {name: Compiled(statement=statement) for name, statement in hot_path_statements().items()
+                if name != "insert_assignments"}
+    # The engine inserts a list of rows: with one row SQLAlchemy sends a plain INSERT … VALUES.
+    compiled["insert_assignments"] = Compiled(statement=hot_path_statements()["insert_assignments"],
+                                              column_keys=LEASE_COLUMNS)
+    return compiled
 
 
-def statement_texts(levels: dict[str, int]) -> dict[str, list[str]]:
-    """The statements this ceiling sends for one lease and one steady-state submission (for the report)."""
+def statement_texts(levels: dict[str, int] | None = None) -> dict[str, list[str]]:
+    """The statements this ceiling sends for one lease and one steady-state submission (for the
+    report). The engine's statements no longer depend on the worker's levels (they are joined in)."""
     compiled = engine_statements()
-    projects_sql, _ = projects_query(levels)
-    lease = [USER, LOCK_WORKER, COUNTS, LEVELS, projects_sql, compiled["claim"].sql, INSERT_ASSIGNMENT]
-    submit = [USER, FIND_KEY, OWN_ASSIGNMENT, BUMP, MARK_SUBMITTED, INSERT_SUBMISSION, FIND_REWARD,
-              "SAVEPOINT sa_savepoint_1", INSERT_REWARD, "RELEASE SAVEPOINT sa_savepoint_1", UPDATE_BALANCE,
-              INSERT_LEDGER, COLLECTION_CHECK, QUALITY_SUBMISSION, PACE, STATS, UPDATE_STATS, INSERT_KEY]
+    lease = [USER, compiled["lock"].sql, compiled["candidates"].sql, compiled["claim_and_record"].sql]
+    submit = [USER, FIND_KEY, compiled["own_assignment"].sql, compiled["record_answer"].sql, INSERT_REWARD,
+              UPDATE_BALANCE, INSERT_LEDGER, STATS, INSERT_KEY]
     return {"lease": lease, "submit": submit}
 
 
@@ -231,94 +165,81 @@ class Phone:
         self.conn.close()
 
     def lease(self) -> tuple | None:
-        uid, now, cur = self.user_id, _now(), self.conn.cursor()
-        cur.execute(USER, {"pk_1": uid})
+        uid, now, cur, sql = self.user_id, _now(), self.conn.cursor(), self.compiled
+        cur.execute(USER, {"user_id": uid})
         cur.fetchall()
-        cur.execute(LOCK_WORKER, {"user_id": uid, "sensitive_content": False, "last_claim_at": now,
-                                  "updated_at": now, "param_1": now})
-        cur.fetchall()
-        cur.execute(COUNTS, {"user_id_1": uid, "lease_expires_at_1": now, "user_id_2": uid,
-                             "leased_at_1": now - dt.timedelta(hours=24)})
-        open_leases, _sensitive = cur.fetchone()
-        if open_leases >= 20:
+        cur.execute(sql["lock"].sql, sql["lock"].params(uid=uid, now=now))
+        opted_in = cur.fetchone()[0]
+        cur.execute(sql["candidates"].sql, sql["candidates"].params(
+            uid=uid, now=now, day_ago=now - dt.timedelta(hours=24)))
+        candidates = cur.fetchall()
+        if not candidates or candidates[0][12] >= 20:  # open leases: the cap
             self.conn.commit()
             return None
-        cur.execute(LEVELS, {"user_id_1": uid})
-        levels = dict(cur.fetchall())
-        sql, params = projects_query(levels, uid)
-        cur.execute(sql, params)
-        candidates = cur.fetchall()
         got = None
         for project in candidates:
-            pid, skill, task_type, _difficulty, reward, currency, lease_s, gold_ratio = project[:8]
-            level = levels.get(skill, 0)
+            pid, _skill, _type, _difficulty, reward, currency, lease_s, gold_ratio, _text, sensitive = project[:10]
+            level = project[11]
+            if sensitive and not opted_in:
+                continue
+            ids = {"pid": pid, "uid": uid, "level": level}
             if gold_ratio and self.rng.random() < gold_ratio:
                 start = self.rng.getrandbits(31)
-                gold = self.compiled["gold"]
-                cur.execute(gold.sql, gold.params(project_id=pid, user_id=uid, level=level, limit=1, start=start))
+                cur.execute(sql["gold"].sql, sql["gold"].params(**ids, limit=1, start=start))
                 rows = cur.fetchall()
                 if not rows:
-                    wrapped = self.compiled["gold_wrapped"]
-                    cur.execute(wrapped.sql, wrapped.params(project_id=pid, user_id=uid, level=level, limit=1,
-                                                            start=start))
+                    cur.execute(sql["gold_wrapped"].sql, sql["gold_wrapped"].params(**ids, limit=1, start=start))
                     rows = cur.fetchall()
                 if rows:
                     # Gold rides along with real work only: the engine checks the project still has some.
-                    open_work = self.compiled["open_work"]
-                    cur.execute(open_work.sql, open_work.params(project_id=pid, user_id=uid, level=level))
-                    if cur.fetchall():
-                        got = (project, rows[0][0], True)
-                        break
-                    continue
-            claim = self.compiled["claim"]
-            cur.execute(claim.sql, claim.params(project_id=pid, user_id=uid, level=level, limit=1))
+                    cur.execute(sql["open_work"].sql, sql["open_work"].params(**ids))
+                    if not cur.fetchall():
+                        continue
+                    insert = sql["insert_assignments"]
+                    cur.execute(insert.sql, insert.params(
+                        task_id=rows[0][0], project_id=pid, user_id=uid, is_gold=True, sensitive=sensitive,
+                        status="leased", reward_amount=reward, currency=currency, leased_at=now,
+                        lease_expires_at=now + dt.timedelta(seconds=lease_s)))
+                    got = (cur.fetchone()[1], rows[0][0], project)
+                    break
+            # One task wanted, no gold: the claim writes the assignment in the same statement.
+            claim = sql["claim_and_record"]
+            cur.execute(claim.sql, claim.params(**ids, limit=1, p_sensitive=sensitive, p_reward=reward,
+                                                p_currency=currency, now=now,
+                                                p_expires=now + dt.timedelta(seconds=lease_s)))
             rows = cur.fetchall()
             if rows:
-                got = (project, rows[0][0], False)
+                got = (rows[0][2], rows[0][0], project)
                 break
-        if got is None:
-            self.conn.commit()
-            return None
-        project, task_id, is_gold = got
-        cur.execute(INSERT_ASSIGNMENT, {
-            "task_id": task_id, "project_id": project[0], "user_id": uid, "is_gold": is_gold, "sensitive": False,
-            "status": "leased", "reward_amount": project[4], "currency": project[5], "leased_at": now,
-            "lease_expires_at": now + dt.timedelta(seconds=project[6])})
-        assignment_id = cur.fetchone()[0]
         self.conn.commit()
-        return assignment_id, task_id, project
+        return got
 
     def submit(self, assignment_id: int, key: str) -> bool:
         uid, now, cur = self.user_id, _now(), self.conn.cursor()
-        cur.execute(USER, {"pk_1": uid})
+        cur.execute(USER, {"user_id": uid})
         cur.fetchall()
-        cur.execute(FIND_KEY, {"user_id_1": uid, "key_1": key})
+        cur.execute(FIND_KEY, {"user_id": uid, "key": key})
         cur.fetchall()
-        cur.execute(OWN_ASSIGNMENT, {"id_1": assignment_id, "user_id_1": uid})
+        own = self.compiled["own_assignment"]
+        cur.execute(own.sql, own.params(aid=assignment_id, uid=uid))
         row = cur.fetchone()
         status, task_id, is_gold, _leased_at, _expires, project_id, reward, currency = row[:8]
         if status != "leased":
             self.conn.rollback()
             return False
-        cur.execute(BUMP, {"answer_count_1": 1, "id_1": task_id})
-        cur.execute(MARK_SUBMITTED, {"status": "submitted", "ended_at": now, "id_1": assignment_id})
-        answer = json.dumps({"label": "positive"})
-        cur.execute(INSERT_SUBMISSION, {
-            "assignment_id": assignment_id, "task_id": task_id, "project_id": project_id, "user_id": uid,
-            "answer": answer, "duration_ms": 1234, "late": False, "is_gold": is_gold,
-            "correct": True if is_gold else None, "credit": 1.0 if is_gold else None, "reward_amount": reward,
-            "currency": currency, "status": "accepted", "created_at": now})
+        record = self.compiled["record_answer"]
+        cur.execute(record.sql, record.params(
+            tid=task_id, aid=assignment_id, pid=project_id, uid=uid, p_answer=json.dumps({"label": "positive"}),
+            p_duration=1234, p_late=False, p_gold=is_gold, p_correct=True if is_gold else None,
+            p_credit=1.0 if is_gold else None, p_reward=reward, p_currency=currency, now=now))
         submission_id = cur.fetchone()[0]
-        cur.execute(FIND_REWARD, {"submission_id_1": submission_id})
-        cur.fetchall()
-        cur.execute("SAVEPOINT sa_savepoint_1")
         cur.execute(INSERT_REWARD, {
             "user_id": uid, "submission_id": submission_id, "project_id": project_id, "task_id": task_id,
             "amount": reward, "currency": currency, "gold": is_gold, "status": "available", "available_at": now,
-            "appeal_until": None, "decided_at": now, "created_at": now})
+            "decided_at": now, "created_at": now})
         reward_id = cur.fetchone()[0]
-        cur.execute("RELEASE SAVEPOINT sa_savepoint_1")
-        balance = {"available_1": reward, "updated_at": now, "user_id_1": uid, "currency_1": currency}
+        balance = {"d_pending": 0, "d_available": reward, "d_processing": 0, "d_paid_out": 0, "b_now": now,
+                   "b_user_id": uid, "b_currency": currency}
         cur.execute(UPDATE_BALANCE, balance)
         after = cur.fetchone()
         if after is None:
@@ -329,10 +250,8 @@ class Phone:
         cur.execute(INSERT_LEDGER, {
             "user_id": uid, "currency": currency, "kind": "reward", "pending_delta": 0, "available_delta": reward,
             "processing_delta": 0, "paid_out_delta": 0, "available_after": after[0], "reward_id": reward_id,
-            "payout_id": None, "reason": None, "actor_id": None, "detail": None, "created_at": now})
-        cur.execute(COLLECTION_CHECK, {"id_1": submission_id})
-        cur.fetchall()
-        self._quality(cur, submission_id, project_id, now)
+            "payout_id": None, "reason": "null", "actor_id": None, "detail": "null", "created_at": now})
+        self._quality(cur, submission_id, project_id, is_gold, now)
         body = json.dumps({"id": submission_id, "status": "accepted", "late": False,
                            "earned": {"amount": reward, "currency": currency}})
         cur.execute(INSERT_KEY, {
@@ -341,24 +260,12 @@ class Phone:
         self.conn.commit()
         return True
 
-    def _quality(self, cur, submission_id: int, project_id: int, now: dt.datetime) -> None:
+    def _quality(self, cur, submission_id: int, project_id: int, is_gold: bool, now: dt.datetime) -> None:
         uid = self.user_id
-        cur.execute(QUALITY_SUBMISSION, {"id_1": submission_id})
+        cur.execute(STATS, {"user_id": uid, "project_id": project_id, "answers": 1, "gold_answers": int(is_gold),
+                            "gold_correct": int(is_gold), "fast_answers": 0, "recent_gold": "1" if is_gold else "",
+                            "recent_fast": "0", "updated_at": now})
         cur.fetchall()
-        cur.execute(PACE, {"pk_1": project_id})
-        cur.fetchall()
-        cur.execute(STATS, {"user_id_1": uid, "project_id_1": project_id})
-        row = cur.fetchone()
-        answers = row[2] if row else 0
-        if row is None:
-            cur.execute("SAVEPOINT sa_savepoint_2")
-            cur.execute(INSERT_STATS, {"user_id": uid, "project_id": project_id, "answers": 0, "gold_answers": 0,
-                                       "gold_correct": 0, "fast_answers": 0, "recent_gold": "", "recent_fast": "",
-                                       "updated_at": now})
-            cur.execute("RELEASE SAVEPOINT sa_savepoint_2")
-        cur.execute(UPDATE_STATS, {"answers": answers + 1, "recent_fast": "0",
-                                   "updated_at": now, "worker_project_stats_user_id": uid,
-                                   "worker_project_stats_project_id": project_id})
         if self.rng.random() < REVIEW_SAMPLE_RATE:
             cur.execute(INSERT_SAMPLE, {"submission_id": submission_id, "user_id": uid, "project_id": project_id,
                                         "reasons": json.dumps(["random"]), "status": "open", "created_at": now,
@@ -366,9 +273,9 @@ class Phone:
 
     def replay(self, key: str) -> None:
         cur = self.conn.cursor()
-        cur.execute(USER, {"pk_1": self.user_id})
+        cur.execute(USER, {"user_id": self.user_id})
         cur.fetchall()
-        cur.execute(FIND_KEY, {"user_id_1": self.user_id, "key_1": key})
+        cur.execute(FIND_KEY, {"user_id": self.user_id, "key": key})
         cur.fetchall()
         self.conn.commit()
 
@@ -458,28 +365,31 @@ def run_ceiling(dsn: str, user_ids: list[int], *, duration: float, warmup: float
 
 
 def claim_latencies(dsn: str, user_ids: list[int], samples: int = 300, seed: int = 9) -> list[float]:
-    """The engine's claim statement alone, timed (each in a transaction that is rolled back, so the
-    pool is left as it was and no commit or fsync is measured): the lease's cost as the pool grows."""
+    """The engine's claim of one task, as a lease sends it (the claim that also writes the
+    assignment), timed alone; each in a transaction that is rolled back, so the pool is left as it
+    was and no commit or fsync is measured: the lease's cost as the pool grows."""
     dsn = dsn.replace("postgresql+psycopg://", "postgresql://")
-    claim = engine_statements()["claim"]
+    compiled = engine_statements()
+    claim = compiled["claim_and_record"]
     rng = random.Random(seed)
     times: list[float] = []
     with psycopg.connect(dsn) as conn:
         cur = conn.cursor()
         plans = []
+        now = _now()
         for uid in user_ids:
-            cur.execute(LEVELS, {"user_id_1": uid})
-            levels = dict(cur.fetchall())
-            sql, params = projects_query(levels, uid)
-            cur.execute(sql, params)
-            for project in cur.fetchall():
-                plans.append((uid, project[0], levels.get(project[1], 0)))
+            cur.execute(compiled["candidates"].sql, compiled["candidates"].params(
+                uid=uid, now=now, day_ago=now - dt.timedelta(hours=24)))
+            plans += [(uid, project) for project in cur.fetchall()]
         conn.rollback()
         if not plans:
             return times
         for _ in range(samples):
-            uid, pid, level = rng.choice(plans)
-            params = claim.params(project_id=pid, user_id=uid, level=level, limit=1)
+            uid, project = rng.choice(plans)
+            now = _now()
+            params = claim.params(pid=project[0], uid=uid, level=project[11], limit=1, p_sensitive=project[9],
+                                  p_reward=project[4], p_currency=project[5], now=now,
+                                  p_expires=now + dt.timedelta(seconds=project[6]))
             started = time.perf_counter()
             cur.execute(claim.sql, params)
             cur.fetchall()

@@ -47,7 +47,7 @@ from backend import events, privacy
 from backend.accounts import services as accounts
 from backend.accounts.models import User
 from backend.audit import services as audit
-from backend.database import is_postgresql, keyset_page, utcnow
+from backend.database import frozen_statement, is_postgresql, keyset_page, utcnow
 from backend.errors import Conflict, DomainError, Invalid, NotFound, ServiceUnavailable
 from backend.extensions import db
 from backend.i18n import both, localize
@@ -160,8 +160,8 @@ def post_entry(user_id: int, currency: str, kind: str, *, pending: int = 0, avai
 
 
 class _FastStatements(NamedTuple):
-    insert_reward: sa.Insert  # … ON CONFLICT (submission_id) DO NOTHING RETURNING id
-    upsert_balance: sa.Insert  # … ON CONFLICT (user_id, currency) DO UPDATE adding, RETURNING available
+    insert_reward: sa.TextClause  # … ON CONFLICT (submission_id) DO NOTHING RETURNING id
+    upsert_balance: sa.TextClause  # … ON CONFLICT (user_id, currency) DO UPDATE adding, RETURNING available
 
 
 _balances, _entries, _rewards = WorkerBalance.__table__, LedgerEntry.__table__, Reward.__table__
@@ -178,18 +178,23 @@ _CREDIT_BALANCE = (
 _INSERT_ENTRY = sa.insert(_entries)
 
 
+_REWARD_COLUMNS = ("user_id", "submission_id", "project_id", "task_id", "amount", "currency", "gold", "status",
+                   "available_at", "decided_at", "created_at")
+
+
 def _build_fast_statements(dialect) -> _FastStatements:
-    upsert = dialect.insert(_balances)
+    upsert = dialect.insert(_balances).values(
+        **{name: sa.bindparam(name) for name in ("user_id", "currency", "updated_at", *BUCKETS)})
     upsert = upsert.on_conflict_do_update(
         index_elements=["user_id", "currency"],
         set_={"updated_at": upsert.excluded.updated_at,
               **{bucket: _balances.c[bucket] + upsert.excluded[bucket] for bucket in BUCKETS}},
     ).returning(_balances.c.available)
-    return _FastStatements(
-        insert_reward=dialect.insert(_rewards).on_conflict_do_nothing(index_elements=["submission_id"])
-        .returning(_rewards.c.id),
-        upsert_balance=upsert,
-    )
+    insert_reward = (dialect.insert(_rewards).values(**{name: sa.bindparam(name) for name in _REWARD_COLUMNS})
+                     .on_conflict_do_nothing(index_elements=["submission_id"]).returning(_rewards.c.id))
+    name = dialect.dialect.name
+    return _FastStatements(insert_reward=frozen_statement(insert_reward, name),
+                           upsert_balance=frozen_statement(upsert, name))
 
 
 _FAST_STATEMENTS = {True: _build_fast_statements(pg_dialect), False: _build_fast_statements(sqlite_dialect)}

@@ -32,7 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from backend import events
 from backend.audit import services as audit
-from backend.database import is_postgresql, utcnow
+from backend.database import frozen_statement, is_postgresql, utcnow
 from backend.errors import Conflict, DomainError, NotFound
 from backend.extensions import db
 from backend.quality.models import ProjectPace, ProjectPause, WorkerProjectStats
@@ -141,20 +141,18 @@ def _stats_upsert(dialect: str) -> sa.TextualSelect:
     The conflicting row stays locked until the transaction ends, so racing answers all count.
 
     Built with the dialect's upsert construct once per dialect (SQLite ≥ 3.35 and PostgreSQL have
-    upsert and RETURNING), then kept as a typed text() statement: SQLAlchemy 2.0 never caches the
-    compiled form of an ON CONFLICT insert, and compiling it on every answer cost more CPU than
-    executing it."""
+    upsert and RETURNING) and frozen (compiling it on every answer cost more CPU than executing it)."""
     stmt = _stats_upserts.get(dialect)
     if stmt is not None:
         return stmt
     table = WorkerProjectStats.__table__
     if dialect == "postgresql":
-        insert, named = postgresql.insert(table), postgresql.dialect(paramstyle="named")
+        insert = postgresql.insert(table)
 
         def newest(text):
             return sa.func.right(text, sa.literal_column(str(RECENT_KEEP)))
     else:
-        insert, named = sqlite.insert(table), sqlite.dialect(paramstyle="named")
+        insert = sqlite.insert(table)
 
         def newest(text):  # a negative start counts from the end; shorter strings stay whole
             return sa.func.substr(text, sa.literal_column(str(-RECENT_KEEP)))
@@ -168,9 +166,7 @@ def _stats_upsert(dialect: str) -> sa.TextualSelect:
         "recent_gold": newest(c.recent_gold + new.recent_gold),
         "updated_at": new.updated_at,
     }).returning(*(c[name] for name in _STATS_RETURNED))
-    stmt = (sa.text(str(upsert.compile(dialect=named)))  # every column a :named parameter
-            .bindparams(*(sa.bindparam(column.name, type_=column.type) for column in table.c))
-            .columns(*(c[name] for name in _STATS_RETURNED)))
+    stmt = frozen_statement(upsert, dialect)
     _stats_upserts[dialect] = stmt
     return stmt
 

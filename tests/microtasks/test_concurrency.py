@@ -20,6 +20,7 @@ from backend.database import is_postgresql, utcnow
 from backend.extensions import db
 from backend.microtasks import services as microtasks
 from backend.microtasks.models import Assignment, Submission, Task
+from backend.microtasks.services import leasing
 from backend.skills import services as skills
 from tests.conftest import TEST_DB
 
@@ -100,11 +101,13 @@ def _check(per_worker, pairs, answers, slots, *, tasks: int, overlap: int) -> No
 # ------------------------------------------------------------------------------ EXPLAIN
 
 
-def _plan(statement) -> str:
+def _plan(statement, **values) -> str:
+    """EXPLAIN of a statement with its bound values (`values`: those of the engine's constant
+    statements, by name; PostgreSQL only)."""
     compiled = statement.compile(dialect=db.session.get_bind().dialect,
                                  compile_kwargs={"render_postcompile": True})
     if is_postgresql(db.session):
-        explain, params = "EXPLAIN", compiled.params
+        explain, params = "EXPLAIN", {**compiled.params, **values}
     else:
         explain, params = "EXPLAIN QUERY PLAN", tuple(compiled.params[name] for name in compiled.positiontup)
     rows = db.session.connection().exec_driver_sql(f"{explain} {compiled}", params).all()
@@ -133,13 +136,22 @@ def test_the_claim_uses_the_indexes(app):
         reclaim = _plan(microtasks.reclaim_statement(utcnow(), 100, [big]))
         print(f"\n--- claim ({TEST_DB}):\n{claim}\n--- gold:\n{gold}\n--- reclaim:\n{reclaim}")
         postgres = is_postgresql(db.session)
+        if postgres:  # the claim as a lease sends it there: it also writes the assignments
+            now = utcnow()
+            statements = leasing.hot_path_statements()
+            recorded = _plan(statements["claim_and_record"], pid=big, uid=worker, level=1, limit=5,
+                             p_sensitive=False, p_reward=50, p_currency="KRW", now=now, p_expires=now)
+            candidates = _plan(statements["candidates"], uid=worker, now=now, day_ago=now)
+            print(f"--- claim and record:\n{recorded}\n--- candidates:\n{candidates}")
     # The NOT EXISTS is one probe of the (task_id, user_id) unique index.
     unique_index = "uq_assignments_task_id_user_id" if postgres else "sqlite_autoindex_assignments_1"
     assert "ix_tasks_claimable" in claim and unique_index in claim
     assert "ix_tasks_gold" in gold
     assert "ix_assignments_open_by_project" in reclaim
     if postgres:
-        assert "Seq Scan" not in claim + gold + reclaim
-        assert "LockRows" in claim
+        assert "Seq Scan" not in claim + gold + reclaim + recorded
+        assert "LockRows" in claim and "LockRows" in recorded
+        assert "ix_tasks_claimable" in recorded and unique_index in recorded
+        assert "ix_assignments_open_by_user" in candidates and "ix_assignments_sensitive_by_user" in candidates
     else:
         assert "SCAN t\n" not in claim + "\n" and "SCAN a\n" not in reclaim + "\n"

@@ -134,7 +134,7 @@ def test_reject_then_the_decision_is_final_for_everyone_else(app, client, auth):
         assert again.status_code == 409 and again.get_json()["type"].endswith("already-reviewed")
     assert seen == [{"submission_id": sid, "user_id": worker.id, "decision": "rejected", "final": False,
                      "reason": {"ko": "잘못된 라벨을 선택했습니다 — It is positive.",
-                                "en": "Wrong label — It is positive."}}]
+                                "en": "Wrong label — It is positive."}, "appeal": False}]
     with app.app_context():
         (entry,) = db.session.execute(sa.select(AuditEntry).where(AuditEntry.action == "review.reject")).scalars()
         assert (entry.actor_id, entry.target_id, entry.reason) == (reviewer.id, str(sid), "It is positive.")
@@ -153,7 +153,7 @@ def test_the_contract_shape_decision_and_reason(app, client, auth):
         assert approved.status_code == 201
         assert (approved.get_json()["final"], approved.get_json()["outcome"]) == (True, "approved")
     assert seen[-1] == {"submission_id": done[2]["id"], "user_id": seen[-1]["user_id"], "decision": "approved",
-                        "reason": None, "final": True}
+                        "reason": None, "final": True, "appeal": False}
 
 
 def test_nobody_reviews_their_own_work_gold_or_late(app, client, auth):
@@ -248,7 +248,8 @@ def test_a_different_reviewer_decides_the_appeal(app, client, auth):
         assert replay.status_code == 409 and replay.get_json()["type"].endswith("appeal-decided")
         (mine,) = client.get("/api/v1/me/reviews", headers=worker.headers).get_json()["items"]
         assert (mine["outcome"], mine["final"], mine["appeal"]["status"]) == ("approved", True, "overturned")
-    assert [(e["decision"], e["final"]) for e in seen] == [("rejected", False), ("approved", True)]
+    assert [(e["decision"], e["final"], e["appeal"]) for e in seen] == [("rejected", False, False),
+                                                                       ("approved", True, True)]
     with app.app_context():
         actions = set(db.session.execute(sa.select(AuditEntry.action)).scalars())
         assert "review.appeal_overturned" in actions
@@ -262,7 +263,8 @@ def test_an_upheld_appeal_makes_the_rejection_final(app, client, auth):
         upheld = client.post(f"/api/v1/manage/appeals/{appeal_id}/decision", json={"decision": "uphold"},
                              headers=auth.create("manager").headers)
         assert upheld.get_json()["status"] == "upheld"
-    assert [(e["decision"], e["final"]) for e in seen] == [("rejected", False), ("rejected", True)]
+    assert [(e["decision"], e["final"], e["appeal"]) for e in seen] == [("rejected", False, False),
+                                                                       ("rejected", True, True)]
     assert seen[-1]["reason"]["en"] == "Wrong label"
 
 
