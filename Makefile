@@ -34,7 +34,7 @@ run: install
 	@echo "Serving on http://127.0.0.1:$(PORT) (API docs: /api/docs); the scheduler runs beside it. Ctrl-C stops both."
 	@trap 'kill 0' INT TERM EXIT; \
 	$(FLASK) scheduler run & \
-	$(VENV)/bin/gunicorn --bind 0.0.0.0:$(PORT) --worker-class gthread --workers 2 --threads 8 \
+	MALLOC_ARENA_MAX=2 $(VENV)/bin/gunicorn --bind 0.0.0.0:$(PORT) --worker-class gthread --workers 2 --threads 8 \
 		--keep-alive 5 wsgi:app & \
 	wait
 
