@@ -3,14 +3,13 @@ says so; the last lesson completes the course exactly once (course_completed eve
 
 from __future__ import annotations
 
-import threading
-
 import sqlalchemy as sa
 
 from backend import events
 from backend.extensions import db
 from courses import services
 from courses.models import Enrollment, LessonCompletion
+from tests.support.concurrency import run_together
 
 from .conftest import course_payload, lesson_ids, make_course
 
@@ -140,19 +139,8 @@ def test_service_api_for_other_domains(app, client, auth):
 
 
 def _post_all(app, paths, headers) -> list[int]:
-    barrier, statuses = threading.Barrier(len(paths)), []
-
-    def post(path):
-        client = app.test_client()
-        barrier.wait()
-        statuses.append(client.post(path, headers=headers).status_code)
-
-    threads = [threading.Thread(target=post, args=(path,)) for path in paths]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(statuses)
+    clients = [app.test_client() for _ in paths]
+    return sorted(run_together(len(paths), lambda i: clients[i].post(paths[i], headers=headers).status_code))
 
 
 def test_racing_enrollments_and_last_completions_count_once(committing_app):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 
 import pytest
@@ -12,6 +11,7 @@ from backend import events
 from backend.extensions import db
 from backend.microtasks import services as microtasks
 from backend.skills import services as skills
+from tests.support.signals import captured
 
 START = dt.datetime(2031, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -81,18 +81,6 @@ def submit(client, account, assignment_id, answer, status=201, key=None, **extra
     return response.get_json()
 
 
-@contextlib.contextmanager
-def captured(signal):
-    seen: list[dict] = []
-
-    def receiver(_sender=None, **kwargs):
-        seen.append(kwargs)
-
-    signal.connect(receiver)
-    try:
-        yield seen
-    finally:
-        signal.disconnect(receiver)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from backend.extensions import db
 from backend.notifications import services
 from backend.notifications.models import PushDelivery
 from tests.notifications.helpers import deliveries, drain, notify, use_fcm
+from tests.support.concurrency import failures, run_together
 
 
 def test_concurrent_drains_send_every_push_exactly_once(committing_app, fcm_server, service_account_file):
@@ -31,22 +32,8 @@ def test_concurrent_drains_send_every_push_exactly_once(committing_app, fcm_serv
                 tokens.append(token)
             services.notify(user.id, "welcome")
         db.session.commit()
-    results, errors = [], []
-    start = threading.Barrier(4)
-
-    def drain_in_thread():
-        try:
-            start.wait()
-            results.append(drain(app, batch_size=5))
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=drain_in_thread) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors
+    results = run_together(4, lambda _index: drain(app, batch_size=5))
+    assert not failures(results)
     assert sum(r.get("sent", 0) + r.get("retry", 0) for r in results) == 36  # each claimed once
     # a push the loopback server failed to answer under load waits for its backoff; let it go
     with time_machine.travel(utcnow() + dt.timedelta(hours=1)):

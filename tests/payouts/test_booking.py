@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from backend.extensions import db
 from backend.payouts import services as payouts
 from backend.payouts.models import LedgerEntry, Reward, WorkerBalance
+from tests.support.concurrency import run_together
 
-from .test_races import assert_ledger_consistent, run_together
+from .test_races import assert_ledger_consistent
 
 _submissions = itertools.count(900_000)
 

@@ -3,7 +3,6 @@ the available balance never goes negative, a payout is transferred once however 
 schedulers run, and a webhook delivered twice at once is booked once."""
 
 import datetime as dt
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -14,28 +13,9 @@ from backend.payouts import services as payouts
 from backend.payouts.models import LedgerEntry, Payout, Reward, WorkerBalance
 from tests.conftest import AuthActions
 from tests.standins import make_event
+from tests.support.concurrency import run_together
 
 from .conftest import WEBHOOK_SECRET, connect_stripe, deliver, earn, job, onboard, review
-
-
-def run_together(count, target):
-    """Start `count` threads at the same moment; returns their results (exceptions included)."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(index):
-        barrier.wait()
-        try:
-            results[index] = target(index)
-        except BaseException as error:  # noqa: BLE001 - reported to the test
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def assert_ledger_consistent(app):

@@ -1,12 +1,12 @@
 """Accounts through the HTTP API: register, login, refresh rotation and reuse, logout, /me."""
 
-import threading
 
 import sqlalchemy as sa
 import time_machine
 
 from backend.accounts.models import RefreshToken, User
 from backend.extensions import db
+from tests.support.concurrency import run_together
 
 PROBLEM = "application/problem+json"
 
@@ -148,20 +148,9 @@ def test_login_is_throttled_with_retry_after(client, auth):
 
 def test_concurrent_registrations_of_one_email(committing_app):
     """Two phones register the same email at once: one 201, one 409, one user row."""
-    barrier = threading.Barrier(2)
-    statuses = []
-
-    def register():
-        client = committing_app.test_client()
-        barrier.wait()
-        statuses.append(client.post("/api/v1/auth/register", json={
-            "email": "race@example.com", "password": "correct horse 1", "display_name": "r"}).status_code)
-
-    threads = [threading.Thread(target=register) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    clients = [committing_app.test_client() for _ in range(2)]
+    statuses = run_together(2, lambda i: clients[i].post("/api/v1/auth/register", json={
+        "email": "race@example.com", "password": "correct horse 1", "display_name": "r"}).status_code)
     assert sorted(statuses) == [201, 409]
     with committing_app.app_context():
         count = db.session.execute(sa.select(sa.func.count()).select_from(User).where(

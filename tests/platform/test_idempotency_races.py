@@ -1,30 +1,13 @@
 """Two copies of one request with the same Idempotency-Key, racing with real commits: one does the
 work, the other answers what the first answered (never a 500, never the work twice)."""
 
-import threading
-
 import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.idempotency import IdempotencyRecord
 from backend.microtasks.models import Assignment
 from tests.quality.review_support import certify, make_project
-
-
-def _race(*requests):
-    barrier = threading.Barrier(len(requests))
-    results = [None] * len(requests)
-
-    def run(index):
-        barrier.wait()
-        results[index] = requests[index]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+from tests.support.concurrency import race
 
 
 def test_a_lease_retried_while_the_first_is_running_leases_once(committing_app):
@@ -42,7 +25,7 @@ def test_a_lease_retried_while_the_first_is_running_leases_once(committing_app):
         return response.status_code, response.get_json()
 
     for _ in range(3):  # a few rounds: the interleaving differs run to run
-        first, second = _race(lease, lease)
+        first, second = race(lease, lease)
         assert first[0] == second[0] == 200
         assert first[1] == second[1] and len(first[1]["assignments"]) == 2
     with app.app_context():

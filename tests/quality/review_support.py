@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 
 import time_machine
@@ -13,6 +12,7 @@ from backend.microtasks import services as microtasks
 from backend.microtasks.schemas import ProjectCreateSchema
 from backend.scheduler import run_job
 from backend.skills import services as skills
+from tests.support.signals import captured
 
 START = dt.datetime(2031, 5, 4, 9, 0, tzinfo=dt.UTC)
 
@@ -69,18 +69,6 @@ def run(app, job_id: str) -> None:
     run_job(app, job)
 
 
-@contextlib.contextmanager
-def captured(signal):
-    seen: list[dict] = []
-
-    def receiver(_sender=None, **kwargs):
-        seen.append(kwargs)
-
-    signal.connect(receiver)
-    try:
-        yield seen
-    finally:
-        signal.disconnect(receiver)
 
 
 def reviewed_events():

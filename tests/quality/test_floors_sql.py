@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import threading
 
 import sqlalchemy as sa
 import time_machine
@@ -15,6 +14,7 @@ from backend.extensions import db
 from backend.quality import floors, review
 from backend.quality.models import ProjectPace, WorkerProjectStats
 from tests.conftest import AuthActions
+from tests.support.concurrency import failures, run_together
 
 from .review_support import START, certify, clock, configure, make_project, work
 from .test_floors import QUIET
@@ -141,26 +141,16 @@ def test_racing_answers_of_one_worker_are_all_counted(committing_app):
     auth = AuthActions(app, app.test_client())
     project_id = make_project(app, normal=1)
     worker = auth.register()
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
 
-    def answer():
-        try:
-            with app.app_context():
-                barrier.wait(timeout=10)
-                for _ in range(5):
-                    floors.observe(worker.id, project_id, "llm_eval", gold=True, correct=True,
-                                   duration_ms=20_000, now=START)
-                    db.session.commit()
-                db.session.remove()
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+    def answer(_index):
+        with app.app_context():
+            for _ in range(5):
+                floors.observe(worker.id, project_id, "llm_eval", gold=True, correct=True,
+                               duration_ms=20_000, now=START)
+                db.session.commit()
+            db.session.remove()
 
-    threads = [threading.Thread(target=answer) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = failures(run_together(4, answer))
     assert not errors, errors
     with app.app_context():
         row = db.session.get(WorkerProjectStats, (worker.id, project_id))

@@ -3,7 +3,6 @@ decision per submission however many reviewers click at once, one decision per a
 auto-approval job run by two schedulers at once approves each sample once."""
 
 import datetime as dt
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -15,27 +14,9 @@ from backend.quality import review
 from backend.quality.models import Appeal, Review
 from backend.skills import services as skills
 from tests.conftest import AuthActions
+from tests.support.concurrency import run_together
 
 from .review_support import make_project
-
-
-def run_together(count, target):
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(index):
-        barrier.wait()
-        try:
-            results[index] = target(index)
-        except BaseException as error:  # noqa: BLE001 - reported to the test
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 result; starting attempts opens one."""
 
 import datetime as dt
-import threading
 
 import sqlalchemy as sa
 import time_machine
@@ -13,6 +12,7 @@ from backend.skills.models import LevelChange
 from quizzes import services
 from quizzes.models import Attempt, Certificate
 from tests.quizzes.conftest import API, MANAGE, answers_for, exam_payload
+from tests.support.concurrency import race
 
 
 def _accounts(app):
@@ -30,21 +30,6 @@ def _accounts(app):
     return client, exam, worker_headers, worker["user"]["id"]
 
 
-def _race(*requests):
-    """Run the callables at once (released together by a barrier); their results in order."""
-    barrier = threading.Barrier(len(requests))
-    results = [None] * len(requests)
-
-    def run(index):
-        barrier.wait()
-        results[index] = requests[index]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def test_racing_submissions_grade_once_with_the_same_result(committing_app):
@@ -57,7 +42,7 @@ def test_racing_submissions_grade_once_with_the_same_result(committing_app):
                                                      json={"answers": answers}, headers=headers)
         return response.status_code, response.get_json()
 
-    results = _race(*[submit] * 4)
+    results = race(*[submit] * 4)
     assert [status for status, _ in results] == [200] * 4
     bodies = [body for _, body in results]
     assert all(body == bodies[0] for body in bodies)
@@ -76,7 +61,7 @@ def test_racing_starts_open_one_attempt(committing_app):
         response = committing_app.test_client().post(f"{API}/exams/{exam['id']}/attempts", headers=headers)
         return response.status_code, response.get_json()
 
-    results = _race(*[start] * 4)
+    results = race(*[start] * 4)
     statuses = sorted(status for status, _ in results)
     assert statuses == [201, 409, 409, 409]
     opened = next(body["id"] for status, body in results if status == 201)
@@ -106,7 +91,7 @@ def test_submission_racing_the_timeout_job(committing_app):
             return committing_app.test_client().post(f"{API}/attempts/{attempt['id']}/submission",
                                                      headers=headers).status_code
 
-        closed, status = _race(job, submit)
+        closed, status = race(job, submit)
         assert status == 409  # past the deadline either way
         assert closed in (0, 1)
         with committing_app.app_context():

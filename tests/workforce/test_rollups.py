@@ -4,13 +4,13 @@ agrees with the increments, two refreshes at once count nothing twice."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.workforce import services
 from backend.workforce.models import HourlyAnswers, RollupState, WorkerActivity, WorkerTotals
+from tests.support.concurrency import failures, run_together
 from tests.workforce.conftest import NOW, Builder, at, build
 
 
@@ -73,24 +73,13 @@ def test_two_refreshes_at_once_count_nothing_twice(committing_app):
     with committing_app.app_context():
         assert services.refresh_rollups(NOW - dt.timedelta(days=600)) == 0  # the watermark row exists at 0
         db.session.commit()
-    errors = []
-    barrier = threading.Barrier(2)
 
-    def refresh():
-        try:
-            with committing_app.app_context():
-                barrier.wait()
-                services.refresh_rollups(NOW)
-                db.session.commit()
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+    def refresh(_index):
+        with committing_app.app_context():
+            services.refresh_rollups(NOW)
+            db.session.commit()
 
-    threads = [threading.Thread(target=refresh) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not errors
+    assert not failures(run_together(2, refresh))
     with committing_app.app_context():
         totals = {row.user_id: row.answers for row in db.session.execute(sa.select(WorkerTotals)).scalars()}
         assert totals == {data.ids["minsu"]: 5, data.ids["seoyeon"]: 3, data.ids["yujin"]: 1}
