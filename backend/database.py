@@ -96,7 +96,7 @@ def frozen_statement(stmt, dialect_name: str) -> sa.TextClause:
     compiled = stmt.compile(dialect=dialect)
     text = sa.text(str(compiled)).bindparams(
         *(sa.bindparam(bind.key, type_=bind.type) for bind in compiled.binds.values()))
-    returning = getattr(stmt, "_returning", ())
+    returning = list(stmt.exported_columns)  # the RETURNING columns of an INSERT/UPDATE
     return text.columns(*returning) if returning else text
 
 
